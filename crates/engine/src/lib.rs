@@ -1,0 +1,3 @@
+//! podvisor's engine: the IO shell around the pure lifecycle core.
+
+pub mod runtime;
