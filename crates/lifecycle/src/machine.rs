@@ -1,0 +1,1118 @@
+//! The pod machine: one pod's recorded facts, and what the kubelet would do next. Mirrors the
+//! pod worker's SyncPod / SyncTerminatingPod (pkg/kubelet/kubelet.go), `computePodActions`
+//! (kuberuntime_manager.go), `startContainer` and `killContainer` (kuberuntime_container.go);
+//! see kubelet-semantics.md §1–§6.
+//!
+//! `observe(now, fact)` records a fact, `decide(now)` returns actions, `next_wakeup()` says when
+//! `decide` must run again even without a new fact, `status()` renders the API status. The
+//! machine never reads a clock.
+//!
+//! # Caveats
+//! * The kubelet notices exits through PLEG relists (about 1 s) and jitters its requeues; the
+//!   machine acts on each fact at once. Orders are the kubelet's; latencies are smaller.
+//! * While the pod worker is busy (a container being started, its postStart running, or a
+//!   container killed inside SyncPod), nothing else happens for the pod, deletion included,
+//!   exactly as in the kubelet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::action::{Action, EventRecord, EventType};
+use crate::backoff::{go_duration, BackoffVerdict, CrashLoopBackOff};
+use crate::grace::{self, KillReason};
+use crate::observation::{
+    HandlerFailure, HookType, InstanceId, Observation, ProbeOutcome, StartFailure,
+};
+use crate::phase::Phase;
+use crate::plan::{ContainerKind, ContainerRef, HandlerPlan, PodPlan, ProbeType};
+use crate::probe::{ProbeCounter, ProbeResult};
+use crate::restart::container_should_restart;
+use crate::time::{Timestamp, WallClock};
+
+/// The pod worker's back-off after a failed sync (config errors, sandbox failures).
+pub const SYNC_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Where the pod sandbox is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SandboxState {
+    NotCreated,
+    Creating,
+    Ready { pod_ip: String },
+    Failed { retry_at: Timestamp },
+    Removing,
+}
+
+/// What blocks the pod worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Busy {
+    Starting(InstanceId),
+    PostStart(InstanceId),
+    Killing(InstanceId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InstanceState {
+    Creating,
+    Created,
+    Running,
+    Exited {
+        finished_at: Timestamp,
+        exit_code: i32,
+        signal: Option<i32>,
+        reason: String,
+        message: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum KillStage {
+    PreStop { started: Timestamp, deadline: Timestamp },
+    Ordering { since: Timestamp, deadline: Timestamp },
+    Stopping { sigkill_at: Timestamp },
+    Killed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Kill {
+    pub(crate) grace: i64,
+    pub(crate) stage: KillStage,
+    pub(crate) prerequisites: Vec<ContainerRef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Instance {
+    pub(crate) id: InstanceId,
+    pub(crate) state: InstanceState,
+    pub(crate) started_at: Option<Timestamp>,
+    pub(crate) post_start_running: bool,
+    pub(crate) counters: BTreeMap<ProbeType, ProbeCounter>,
+    pub(crate) active_probes: BTreeSet<ProbeType>,
+    pub(crate) started: bool,
+    pub(crate) ready: bool,
+    pub(crate) kill: Option<Kill>,
+    /// A liveness or startup failure waiting for the worker to kill the container.
+    pub(crate) probe_kill: Option<KillReason>,
+}
+
+impl Instance {
+    pub(crate) fn is_alive(&self) -> bool {
+        !matches!(self.state, InstanceState::Exited { .. })
+    }
+    pub(crate) fn is_running(&self) -> bool {
+        self.state == InstanceState::Running
+    }
+    pub(crate) fn exit(&self) -> Option<(Timestamp, i32)> {
+        match self.state {
+            InstanceState::Exited {
+                finished_at,
+                exit_code,
+                ..
+            } => Some((finished_at, exit_code)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct ContainerRecord {
+    /// Every instance created, oldest first (the status shows the last two).
+    pub(crate) instances: Vec<Instance>,
+    pub(crate) backoff: CrashLoopBackOff,
+    /// The reason cache: the last start failure (reason, message) until a start succeeds.
+    pub(crate) start_error: Option<(String, String)>,
+    /// Earliest next attempt after a failed sync (config errors) or a refused restart.
+    pub(crate) not_before: Option<Timestamp>,
+    /// The restart count of the exited instance a `BackOff` event was recorded for.
+    pub(crate) backoff_reported: Option<i32>,
+}
+
+impl ContainerRecord {
+    pub(crate) fn latest(&self) -> Option<&Instance> {
+        self.instances.last()
+    }
+    pub(crate) fn previous(&self) -> Option<&Instance> {
+        let n = self.instances.len();
+        (n >= 2).then(|| &self.instances[n - 2])
+    }
+}
+
+/// A pending deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Deletion {
+    pub(crate) requested_at: Timestamp,
+    pub(crate) grace: i64,
+}
+
+/// One pod's lifecycle state machine.
+#[derive(Debug, Clone)]
+pub struct PodMachine {
+    pub(crate) plan: PodPlan,
+    pub(crate) wall: WallClock,
+    pub(crate) node_name: String,
+    pub(crate) host_ip: String,
+    pub(crate) created_at: Timestamp,
+    pub(crate) sandbox: SandboxState,
+    pub(crate) pod_ip: Option<String>,
+    pub(crate) records: BTreeMap<ContainerRef, ContainerRecord>,
+    pub(crate) busy: Option<Busy>,
+    pub(crate) deletion: Option<Deletion>,
+    pub(crate) terminating: bool,
+    pub(crate) completing: bool,
+    pub(crate) terminal: Option<Phase>,
+    pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
+    pending: Vec<Action>,
+}
+
+/// Where the pod runs: node name and host IP, rendered into status and the downward API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `spec.nodeName`.
+    pub node_name: String,
+    /// `status.hostIP`.
+    pub host_ip: String,
+}
+
+impl PodMachine {
+    /// A machine for a pod the node has just accepted at `now`.
+    pub fn new(plan: PodPlan, wall: WallClock, node: NodeInfo, now: Timestamp) -> Self {
+        let records = plan
+            .container_refs()
+            .map(|r| (r, ContainerRecord::default()))
+            .collect();
+        let mut m = PodMachine {
+            wall,
+            node_name: node.node_name,
+            host_ip: node.host_ip,
+            created_at: now,
+            sandbox: SandboxState::NotCreated,
+            pod_ip: None,
+            records,
+            busy: None,
+            deletion: None,
+            terminating: false,
+            completing: false,
+            terminal: None,
+            conditions: BTreeMap::new(),
+            pending: Vec::new(),
+            plan,
+        };
+        let msg = format!(
+            "Successfully assigned {}/{} to {}",
+            m.plan.key.namespace, m.plan.key.name, m.node_name
+        );
+        m.event(now, EventType::Normal, "Scheduled", msg, None);
+        m.update_conditions(now);
+        m
+    }
+
+    /// The plan this machine runs.
+    pub fn plan(&self) -> &PodPlan {
+        &self.plan
+    }
+
+    /// The pod IP once the sandbox exists.
+    pub fn pod_ip(&self) -> Option<&str> {
+        self.pod_ip.as_deref()
+    }
+
+    /// The terminal phase once the pod has finished (sticky).
+    pub fn terminal_phase(&self) -> Option<Phase> {
+        self.terminal
+    }
+
+    /// Whether a deletion was requested.
+    pub fn is_deleting(&self) -> bool {
+        self.deletion.is_some()
+    }
+
+    /// When the deletion was requested and its effective grace period.
+    pub fn deletion(&self) -> Option<(Timestamp, i64)> {
+        self.deletion.map(|d| (d.requested_at, d.grace))
+    }
+
+    /// The pod is terminal and every process is gone: the worker may stop.
+    pub fn is_finished(&self) -> bool {
+        self.terminal.is_some() && self.sandbox == SandboxState::Removing
+    }
+
+    // ----------------------------------------------------------------- observe
+
+    /// Records a fact observed at `now`.
+    pub fn observe(&mut self, now: Timestamp, obs: Observation) {
+        match obs {
+            Observation::SandboxReady { pod_ip } => {
+                if self.sandbox == SandboxState::Creating {
+                    self.pod_ip = Some(pod_ip.clone());
+                    self.sandbox = SandboxState::Ready { pod_ip };
+                }
+            }
+            Observation::SandboxFailed { message } => {
+                self.sandbox = SandboxState::Failed {
+                    retry_at: now + SYNC_BACKOFF,
+                };
+                let msg = format!("Failed to create pod sandbox: {message}");
+                self.event(now, EventType::Warning, "FailedCreatePodSandBox", msg, None);
+            }
+            Observation::ContainerCreated { instance } => {
+                if let Some(i) = self.instance_mut(instance) {
+                    if i.state == InstanceState::Creating {
+                        i.state = InstanceState::Created;
+                    }
+                    self.container_event(now, instance.container, EventType::Normal, "Created", "Container created".into());
+                }
+            }
+            Observation::ContainerStarted { instance, at } => self.on_started(now, instance, at),
+            Observation::ContainerStartFailed {
+                instance,
+                reason,
+                message,
+            } => self.on_start_failed(now, instance, reason, message),
+            Observation::ContainerExited {
+                instance,
+                at,
+                exit_code,
+                signal,
+                termination_message,
+            } => self.on_exited(now, instance, at, exit_code, signal, termination_message),
+            Observation::HookFinished {
+                instance,
+                hook,
+                result,
+            } => self.on_hook_finished(now, instance, hook, result),
+            Observation::ProbeResult {
+                instance,
+                probe_type,
+                outcome,
+            } => self.on_probe_result(now, instance, probe_type, outcome),
+            Observation::DeleteRequested {
+                grace_period_seconds,
+            } => {
+                if self.terminal.is_none() {
+                    let grace = grace::effective_deletion_grace(
+                        self.deletion.map(|d| d.grace),
+                        grace_period_seconds,
+                        self.plan.termination_grace_period_seconds,
+                    );
+                    let requested_at = self.deletion.map_or(now, |d| d.requested_at);
+                    self.deletion = Some(Deletion {
+                        requested_at,
+                        grace,
+                    });
+                }
+            }
+        }
+        self.update_conditions(now);
+    }
+
+    fn on_started(&mut self, now: Timestamp, id: InstanceId, at: Timestamp) {
+        let post_start = self.plan.container(id.container).post_start.clone();
+        let Some(i) = self.instance_mut(id) else { return };
+        if !matches!(i.state, InstanceState::Creating | InstanceState::Created) {
+            return;
+        }
+        i.state = InstanceState::Running;
+        i.started_at = Some(at);
+        if let Some(r) = self.records.get_mut(&id.container) {
+            r.start_error = None;
+        }
+        self.container_event(now, id.container, EventType::Normal, "Started", "Container started".into());
+        match post_start {
+            Some(handler) => {
+                if let Some(i) = self.instance_mut(id) {
+                    i.post_start_running = true;
+                }
+                self.busy = Some(Busy::PostStart(id));
+                self.pending.push(Action::RunHook {
+                    instance: id,
+                    hook: HookType::PostStart,
+                    handler,
+                });
+            }
+            None => {
+                if self.busy == Some(Busy::Starting(id)) {
+                    self.busy = None;
+                }
+                self.start_probes(id);
+            }
+        }
+    }
+
+    fn on_start_failed(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        reason: StartFailure,
+        message: String,
+    ) {
+        if self.busy == Some(Busy::Starting(id)) {
+            self.busy = None;
+        }
+        self.container_event(now, id.container, EventType::Warning, "Failed", format!("Error: {message}"));
+        let Some(rec) = self.records.get_mut(&id.container) else { return };
+        rec.start_error = Some((reason.as_str().to_string(), message.clone()));
+        match reason {
+            StartFailure::RunContainerError => {
+                if let Some(i) = rec.instances.iter_mut().find(|i| i.id == id) {
+                    i.state = InstanceState::Exited {
+                        finished_at: now,
+                        exit_code: 128,
+                        signal: None,
+                        reason: "StartError".into(),
+                        message: Some(message),
+                    };
+                }
+            }
+            StartFailure::CreateContainerConfigError | StartFailure::CreateContainerError => {
+                // Nothing was created: no instance, no restart count; the worker retries later.
+                rec.instances.retain(|i| i.id != id);
+                rec.not_before = Some(now + SYNC_BACKOFF);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_exited(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        at: Timestamp,
+        exit_code: i32,
+        signal: Option<i32>,
+        termination_message: Option<String>,
+    ) {
+        let Some(i) = self.instance_mut(id) else { return };
+        if !i.is_alive() {
+            return;
+        }
+        i.state = InstanceState::Exited {
+            finished_at: at,
+            exit_code,
+            signal,
+            reason: if exit_code == 0 { "Completed" } else { "Error" }.into(),
+            message: termination_message,
+        };
+        i.ready = false;
+        if let Some(k) = &mut i.kill {
+            k.stage = KillStage::Killed;
+        }
+        let active: Vec<ProbeType> = std::mem::take(&mut i.active_probes).into_iter().collect();
+        for probe_type in active {
+            self.pending.push(Action::StopProbe {
+                instance: id,
+                probe_type,
+            });
+        }
+        if self.busy == Some(Busy::Killing(id)) {
+            self.busy = None;
+        }
+        let _ = now;
+    }
+
+    fn on_hook_finished(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        hook: HookType,
+        result: Result<(), HandlerFailure>,
+    ) {
+        match hook {
+            HookType::PostStart => {
+                if let Some(i) = self.instance_mut(id) {
+                    i.post_start_running = false;
+                }
+                if self.busy == Some(Busy::PostStart(id)) {
+                    self.busy = None;
+                }
+                match result {
+                    Ok(()) => {
+                        if self.instance(id).is_some_and(Instance::is_running) {
+                            self.start_probes(id);
+                        }
+                    }
+                    Err(failure) => {
+                        self.container_event(now, id.container, EventType::Warning, "FailedPostStartHook", "PostStartHook failed".into());
+                        let message = self.handler_failure_message(id, HookType::PostStart, &failure);
+                        if let Some(rec) = self.records.get_mut(&id.container) {
+                            rec.start_error = Some(("PostStartHookError".into(), message));
+                        }
+                        if self.instance(id).is_some_and(Instance::is_alive) {
+                            let g = grace::container_grace(
+                                self.deletion.map(|d| d.grace),
+                                self.plan.termination_grace_period_seconds,
+                                KillReason::FailedPostStartHook,
+                                None,
+                            );
+                            self.busy = Some(Busy::Killing(id));
+                            self.start_kill(now, id, g, "FailedPostStartHook".into());
+                        }
+                    }
+                }
+            }
+            HookType::PreStop => {
+                if result.is_err() {
+                    self.container_event(now, id.container, EventType::Warning, "FailedPreStopHook", "PreStopHook failed".into());
+                }
+                let stage = self.instance(id).and_then(|i| i.kill.as_ref()).map(|k| k.stage.clone());
+                if let Some(KillStage::PreStop { started, .. }) = stage {
+                    self.after_pre_stop(now, id, now.whole_seconds_since(started));
+                }
+            }
+        }
+    }
+
+    fn on_probe_result(
+        &mut self,
+        now: Timestamp,
+        id: InstanceId,
+        probe_type: ProbeType,
+        outcome: ProbeOutcome,
+    ) {
+        let Some(probe) = self.plan.container(id.container).probe(probe_type).cloned() else {
+            return;
+        };
+        let Some(i) = self.instance(id) else { return };
+        if !i.is_running() || !i.active_probes.contains(&probe_type) {
+            return;
+        }
+        let name = probe_type.as_str();
+        match &outcome {
+            ProbeOutcome::Failure(out) => self.container_event(now, id.container, EventType::Warning, "Unhealthy", format!("{name} probe failed: {out}")),
+            ProbeOutcome::Error(err) => self.container_event(now, id.container, EventType::Warning, "Unhealthy", format!("{name} probe errored and resulted in unknown state: {err}")),
+            ProbeOutcome::Warning(out) => self.container_event(now, id.container, EventType::Warning, "ProbeWarning", format!("{name} probe warning: {out}")),
+            ProbeOutcome::Success => {}
+        }
+        let Some(i) = self.instance_mut(id) else { return };
+        let counter = i
+            .counters
+            .entry(probe_type)
+            .or_insert_with(|| ProbeCounter::new(probe_type));
+        let Some(flipped) = counter.record(&probe, &outcome) else { return };
+        match (probe_type, flipped) {
+            (ProbeType::Readiness, r) => i.ready = r == ProbeResult::Success && i.started,
+            (ProbeType::Startup, ProbeResult::Success) => {
+                i.started = true;
+                i.active_probes.remove(&ProbeType::Startup);
+                self.pending.push(Action::StopProbe { instance: id, probe_type });
+                self.start_gated_probes(id);
+                if self.plan.container(id.container).readiness_probe.is_none() {
+                    if let Some(i) = self.instance_mut(id) {
+                        i.ready = true;
+                    }
+                }
+            }
+            (ProbeType::Startup | ProbeType::Liveness, ProbeResult::Failure) => {
+                // The worker goes on hold until a new instance appears.
+                i.active_probes.remove(&probe_type);
+                i.probe_kill = Some(if probe_type == ProbeType::Startup {
+                    KillReason::StartupProbe
+                } else {
+                    KillReason::LivenessProbe
+                });
+                self.pending.push(Action::StopProbe { instance: id, probe_type });
+            }
+            _ => {}
+        }
+    }
+
+    // ----------------------------------------------------------------- decide
+
+    /// What to do at `now`, from everything recorded so far.
+    pub fn decide(&mut self, now: Timestamp) -> Vec<Action> {
+        self.progress_kills(now);
+        if self.terminal.is_none() {
+            self.sync(now);
+            // Kills begun by this sync may have nothing to wait for.
+            self.progress_kills(now);
+            if self.busy.is_none() && self.deletion.is_some() && !self.any_alive() && self.terminal.is_none() {
+                self.finish(now);
+            }
+        }
+        self.update_conditions(now);
+        std::mem::take(&mut self.pending)
+    }
+
+    /// The earliest time `decide` must run again without a new fact.
+    pub fn next_wakeup(&self) -> Option<Timestamp> {
+        let mut t: Option<Timestamp> = None;
+        let mut consider = |x: Timestamp| t = Some(t.map_or(x, |t| t.min(x)));
+        for rec in self.records.values() {
+            if let Some(nb) = rec.not_before {
+                consider(nb);
+            }
+            for i in &rec.instances {
+                if let Some(k) = &i.kill {
+                    match k.stage {
+                        KillStage::PreStop { deadline, .. } | KillStage::Ordering { deadline, .. } => consider(deadline),
+                        KillStage::Stopping { sigkill_at } => consider(sigkill_at),
+                        KillStage::Killed => {}
+                    }
+                }
+            }
+        }
+        if let SandboxState::Failed { retry_at } = self.sandbox {
+            consider(retry_at);
+        }
+        t
+    }
+
+    fn sync(&mut self, now: Timestamp) {
+        if self.busy.is_some() {
+            return;
+        }
+        if self.deletion.is_some() {
+            if !self.terminating {
+                self.terminating = true;
+                let grace = self.deletion.map(|d| d.grace);
+                self.kill_pod(now, grace);
+            }
+            if !self.any_alive() {
+                self.finish(now);
+            }
+            return;
+        }
+        match &self.sandbox {
+            SandboxState::NotCreated => {
+                self.sandbox = SandboxState::Creating;
+                self.pending.push(Action::CreateSandbox);
+                return;
+            }
+            SandboxState::Failed { retry_at } if *retry_at <= now => {
+                self.sandbox = SandboxState::Creating;
+                self.pending.push(Action::CreateSandbox);
+                return;
+            }
+            SandboxState::Ready { .. } => {}
+            _ => return,
+        }
+        // Liveness / startup failures: kill inside SyncPod, one at a time, blocking the worker.
+        if let Some((id, reason)) = self.probe_kill_candidate() {
+            self.kill_for_probe(now, id, reason);
+            return;
+        }
+        if self.completing || self.pod_is_done() {
+            if !self.completing {
+                self.completing = true;
+                self.kill_pod(now, None);
+            }
+            if !self.any_alive() {
+                self.finish(now);
+            }
+            return;
+        }
+        if !self.initialized() {
+            self.sync_init_containers(now);
+            return;
+        }
+        // After initialization, exited sidecars are restarted whatever the pod's policy.
+        for idx in 0..self.plan.init_containers.len() {
+            let r = ContainerRef::Init(idx);
+            if self.plan.container(r).kind == ContainerKind::Sidecar && self.latest_exited(r) {
+                self.try_restart(now, r);
+                if self.busy.is_some() {
+                    return;
+                }
+            }
+        }
+        for idx in 0..self.plan.containers.len() {
+            let r = ContainerRef::Regular(idx);
+            let latest = self.records[&r].latest().map(|i| (i.is_alive(), i.exit()));
+            match latest {
+                None => self.start_if_allowed(now, r),
+                Some((false, Some((_, code)))) => {
+                    if container_should_restart(self.plan.container(r), self.plan.restart_policy, code) {
+                        self.try_restart(now, r);
+                    }
+                }
+                _ => {}
+            }
+            if self.busy.is_some() {
+                return;
+            }
+        }
+    }
+
+    fn sync_init_containers(&mut self, now: Timestamp) {
+        for idx in 0..self.plan.init_containers.len() {
+            let r = ContainerRef::Init(idx);
+            let kind = self.plan.container(r).kind;
+            let latest = self.records[&r].latest().cloned();
+            match latest {
+                None => {
+                    self.start_if_allowed(now, r);
+                    return;
+                }
+                Some(i) if i.is_alive() => {
+                    if kind == ContainerKind::Sidecar && i.is_running() && i.started {
+                        continue;
+                    }
+                    return;
+                }
+                Some(i) => {
+                    let (_, code) = i.exit().unwrap_or((now, 0));
+                    if kind == ContainerKind::Init && code == 0 {
+                        continue;
+                    }
+                    if container_should_restart(self.plan.container(r), self.plan.restart_policy, code) {
+                        self.try_restart(now, r);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Initialized: a regular container exists, or every init container is done (regular: exited
+    /// 0; sidecar: running and started).
+    fn initialized(&self) -> bool {
+        let any_regular = (0..self.plan.containers.len())
+            .any(|i| !self.records[&ContainerRef::Regular(i)].instances.is_empty());
+        any_regular
+            || (0..self.plan.init_containers.len()).all(|i| {
+                let r = ContainerRef::Init(i);
+                let latest = self.records[&r].latest();
+                match self.plan.container(r).kind {
+                    ContainerKind::Sidecar => latest.is_some_and(|l| l.is_running() && l.started),
+                    _ => latest.and_then(Instance::exit).is_some_and(|(_, c)| c == 0),
+                }
+            })
+    }
+
+    /// Every regular container has exited and none will restart, or an init container failed
+    /// and will not be restarted (`computePodActions` KillPod without restart).
+    fn pod_is_done(&self) -> bool {
+        let init_failed = (0..self.plan.init_containers.len()).any(|i| {
+            let r = ContainerRef::Init(i);
+            let c = self.plan.container(r);
+            c.kind == ContainerKind::Init
+                && self.records[&r].latest().and_then(Instance::exit).is_some_and(|(_, code)| {
+                    code != 0 && !container_should_restart(c, self.plan.restart_policy, code)
+                })
+        });
+        if init_failed {
+            return true;
+        }
+        !self.plan.containers.is_empty()
+            && (0..self.plan.containers.len()).all(|i| {
+                let r = ContainerRef::Regular(i);
+                match self.records[&r].latest().and_then(Instance::exit) {
+                    Some((_, code)) => !container_should_restart(self.plan.container(r), self.plan.restart_policy, code),
+                    None => false,
+                }
+            })
+    }
+
+    fn latest_exited(&self, r: ContainerRef) -> bool {
+        self.records[&r].latest().is_some_and(|i| !i.is_alive())
+    }
+
+    fn any_alive(&self) -> bool {
+        self.records
+            .values()
+            .any(|r| r.latest().is_some_and(Instance::is_alive))
+    }
+
+    fn probe_kill_candidate(&self) -> Option<(InstanceId, KillReason)> {
+        self.records.values().find_map(|r| {
+            let i = r.latest()?;
+            match (i.is_running(), i.kill.is_none(), i.probe_kill) {
+                (true, true, Some(reason)) => Some((i.id, reason)),
+                _ => None,
+            }
+        })
+    }
+
+    fn kill_for_probe(&mut self, now: Timestamp, id: InstanceId, reason: KillReason) {
+        let c = self.plan.container(id.container);
+        let (probe_type, what) = if reason == KillReason::StartupProbe {
+            (ProbeType::Startup, "startup")
+        } else {
+            (ProbeType::Liveness, "liveness")
+        };
+        let probe_grace = c.probe(probe_type).and_then(|p| p.termination_grace_period_seconds);
+        let will_restart = container_should_restart(c, self.plan.restart_policy, 1)
+            || c.kind == ContainerKind::Sidecar;
+        let message = match (c.kind, will_restart) {
+            (ContainerKind::Sidecar, _) => format!("Init container {} failed {what} probe", c.name),
+            (_, true) => format!("Container {} failed {what} probe, will be restarted", c.name),
+            (_, false) => format!("Container {} failed {what} probe", c.name),
+        };
+        let g = grace::container_grace(
+            self.deletion.map(|d| d.grace),
+            self.plan.termination_grace_period_seconds,
+            reason,
+            probe_grace,
+        );
+        self.busy = Some(Busy::Killing(id));
+        self.start_kill(now, id, g, message);
+    }
+
+    fn start_if_allowed(&mut self, now: Timestamp, r: ContainerRef) {
+        if self.records[&r].not_before.is_some_and(|nb| nb > now) {
+            return;
+        }
+        self.start_container(now, r);
+    }
+
+    /// Restart an exited container if its CrashLoopBackOff allows it.
+    fn try_restart(&mut self, now: Timestamp, r: ContainerRef) {
+        let Some((finished_at, _)) = self.records[&r].latest().and_then(Instance::exit) else {
+            return;
+        };
+        let restart_count = self.records[&r].latest().map_or(0, |i| i.id.restart_count);
+        match self.records[&r].backoff.verdict(finished_at, now) {
+            BackoffVerdict::Start => {
+                if let Some(rec) = self.records.get_mut(&r) {
+                    rec.backoff.record_start(finished_at, now);
+                    rec.not_before = None;
+                }
+                self.start_container(now, r);
+            }
+            BackoffVerdict::Wait { until, backoff } => {
+                let name = self.plan.container(r).name.clone();
+                let pod = self.pod_ref();
+                let already = self.records[&r].backoff_reported == Some(restart_count);
+                if let Some(rec) = self.records.get_mut(&r) {
+                    rec.not_before = Some(until);
+                    rec.backoff_reported = Some(restart_count);
+                    rec.start_error = Some((
+                        "CrashLoopBackOff".into(),
+                        format!("back-off {} restarting failed container={name} pod={pod}", go_duration(backoff)),
+                    ));
+                }
+                if !already {
+                    self.container_event(now, r, EventType::Warning, "BackOff", format!("Back-off restarting failed container {name} in pod {pod}"));
+                }
+            }
+        }
+    }
+
+    fn start_container(&mut self, now: Timestamp, r: ContainerRef) {
+        let rec = &self.records[&r];
+        let restart_count = rec.latest().map_or(0, |i| i.id.restart_count + 1);
+        let id = InstanceId {
+            container: r,
+            restart_count,
+        };
+        let c = self.plan.container(r);
+        let mut counters = BTreeMap::new();
+        for t in [ProbeType::Startup, ProbeType::Liveness, ProbeType::Readiness] {
+            if c.probe(t).is_some() {
+                counters.insert(t, ProbeCounter::new(t));
+            }
+        }
+        let msg = format!(
+            "Container image \"{}\" already present on machine and can be accessed by the pod",
+            c.image
+        );
+        let instance = Instance {
+            id,
+            state: InstanceState::Creating,
+            started_at: None,
+            post_start_running: false,
+            counters,
+            active_probes: BTreeSet::new(),
+            started: false,
+            ready: false,
+            kill: None,
+            probe_kill: None,
+        };
+        if let Some(rec) = self.records.get_mut(&r) {
+            rec.instances.push(instance);
+            rec.not_before = None;
+        }
+        self.container_event(now, r, EventType::Normal, "Pulled", msg);
+        self.busy = Some(Busy::Starting(id));
+        self.pending.push(Action::StartContainer { instance: id });
+    }
+
+    /// Start the probe workers of a freshly started instance: the startup probe gates the others.
+    fn start_probes(&mut self, id: InstanceId) {
+        let c = self.plan.container(id.container);
+        if c.startup_probe.is_some() {
+            if let Some(i) = self.instance_mut(id) {
+                i.active_probes.insert(ProbeType::Startup);
+            }
+            self.pending.push(Action::StartProbe {
+                instance: id,
+                probe_type: ProbeType::Startup,
+            });
+        } else {
+            let ready_without_probe = c.readiness_probe.is_none();
+            if let Some(i) = self.instance_mut(id) {
+                i.started = true;
+                i.ready = ready_without_probe;
+            }
+            self.start_gated_probes(id);
+        }
+    }
+
+    fn start_gated_probes(&mut self, id: InstanceId) {
+        let c = self.plan.container(id.container);
+        let types: Vec<ProbeType> = [ProbeType::Liveness, ProbeType::Readiness]
+            .into_iter()
+            .filter(|t| c.probe(*t).is_some())
+            .collect();
+        for probe_type in types {
+            if let Some(i) = self.instance_mut(id) {
+                i.active_probes.insert(probe_type);
+            }
+            self.pending.push(Action::StartProbe {
+                instance: id,
+                probe_type,
+            });
+        }
+    }
+
+    // ----------------------------------------------------------------- termination
+
+    /// `killPodWithSyncResult`: every running container in parallel; sidecars ordered after the
+    /// regular containers (reverse spec order). `grace_override` is the deletion's effective grace.
+    fn kill_pod(&mut self, now: Timestamp, grace_override: Option<i64>) {
+        let ordered = self.plan.has_sidecars();
+        let running: Vec<InstanceId> = self
+            .records
+            .values()
+            .filter_map(|r| r.latest())
+            .filter(|i| i.is_running() && i.kill.is_none())
+            .map(|i| i.id)
+            .collect();
+        // Liveness and startup workers stop at termination start; readiness keeps running.
+        for id in self.records.values().filter_map(|r| r.latest()).map(|i| i.id).collect::<Vec<_>>() {
+            self.stop_probe(id, ProbeType::Liveness);
+            self.stop_probe(id, ProbeType::Startup);
+        }
+        let running_regular: Vec<ContainerRef> = running
+            .iter()
+            .map(|i| i.container)
+            .filter(|r| matches!(r, ContainerRef::Regular(_)))
+            .collect();
+        for id in running.clone() {
+            let c = self.plan.container(id.container);
+            let g = grace_override.unwrap_or_else(|| {
+                grace::container_grace(
+                    self.deletion.map(|d| d.grace),
+                    self.plan.termination_grace_period_seconds,
+                    KillReason::PodTermination,
+                    None,
+                )
+            });
+            let mut prerequisites = Vec::new();
+            if ordered && c.kind == ContainerKind::Sidecar {
+                prerequisites.extend(running_regular.iter().copied());
+                if let ContainerRef::Init(idx) = id.container {
+                    let next = running.iter().map(|i| i.container).filter(|r| {
+                        matches!(r, ContainerRef::Init(j) if *j > idx)
+                            && self.plan.container(*r).kind == ContainerKind::Sidecar
+                    }).min();
+                    prerequisites.extend(next);
+                }
+            }
+            let message = format!("Stopping container {}", c.name);
+            self.start_kill(now, id, g, message);
+            if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
+                k.prerequisites = prerequisites;
+            }
+        }
+    }
+
+    /// `killContainer` up to the preStop hook.
+    fn start_kill(&mut self, now: Timestamp, id: InstanceId, grace: i64, message: String) {
+        self.container_event(now, id.container, EventType::Normal, "Killing", message);
+        let pre_stop: Option<HandlerPlan> = self.plan.container(id.container).pre_stop.clone();
+        let Some(i) = self.instance_mut(id) else { return };
+        match pre_stop {
+            Some(handler) if grace > 0 => {
+                i.kill = Some(Kill {
+                    grace,
+                    stage: KillStage::PreStop {
+                        started: now,
+                        deadline: now + secs(grace),
+                    },
+                    prerequisites: Vec::new(),
+                });
+                self.pending.push(Action::RunHook {
+                    instance: id,
+                    hook: HookType::PreStop,
+                    handler,
+                });
+            }
+            _ => {
+                // No preStop (or no grace for it): a zero-length preStop stage, left by
+                // `progress_kills` in the same `decide`, once the prerequisites are known.
+                i.kill = Some(Kill {
+                    grace,
+                    stage: KillStage::PreStop {
+                        started: now,
+                        deadline: now,
+                    },
+                    prerequisites: Vec::new(),
+                });
+            }
+        }
+    }
+
+    /// preStop returned (or its share of the grace ran out) after `elapsed` whole seconds.
+    fn after_pre_stop(&mut self, now: Timestamp, id: InstanceId, elapsed: i64) {
+        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else { return };
+        k.grace = grace::remaining_grace(k.grace, elapsed);
+        if !k.prerequisites.is_empty() && k.grace > 0 {
+            k.stage = KillStage::Ordering {
+                since: now,
+                deadline: now + secs(k.grace),
+            };
+            self.progress_ordering(now, id);
+        } else {
+            self.send_stop_signal(now, id);
+        }
+    }
+
+    fn progress_ordering(&mut self, now: Timestamp, id: InstanceId) {
+        let Some(k) = self.instance(id).and_then(|i| i.kill.clone()) else { return };
+        let KillStage::Ordering { since, deadline } = k.stage else { return };
+        let prerequisites_done = k
+            .prerequisites
+            .iter()
+            .all(|r| self.records[r].latest().is_none_or(|i| !i.is_alive()));
+        if prerequisites_done || deadline <= now {
+            if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
+                k.grace = grace::remaining_grace(k.grace, now.whole_seconds_since(since));
+            }
+            self.send_stop_signal(now, id);
+        }
+    }
+
+    fn send_stop_signal(&mut self, now: Timestamp, id: InstanceId) {
+        let signal = self
+            .plan
+            .container(id.container)
+            .stop_signal
+            .clone()
+            .unwrap_or_else(|| "SIGTERM".to_string());
+        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else { return };
+        let timeout = grace::stop_timeout(k.grace);
+        k.stage = KillStage::Stopping {
+            sigkill_at: now + secs(timeout),
+        };
+        self.pending.push(Action::Signal {
+            instance: id,
+            signal,
+        });
+    }
+
+    fn progress_kills(&mut self, now: Timestamp) {
+        let ids: Vec<InstanceId> = self
+            .records
+            .values()
+            .flat_map(|r| r.instances.iter())
+            .filter(|i| i.is_alive() && i.kill.is_some())
+            .map(|i| i.id)
+            .collect();
+        for id in ids {
+            let Some(stage) = self.instance(id).and_then(|i| i.kill.as_ref()).map(|k| k.stage.clone()) else { continue };
+            match stage {
+                KillStage::PreStop { started, deadline } if deadline <= now => {
+                    let grace = self.instance(id).and_then(|i| i.kill.as_ref()).map_or(0, |k| k.grace);
+                    // Skipped preStop (deadline == started) costs nothing; a timed-out one costs the whole grace.
+                    let elapsed = if deadline == started { 0 } else { grace };
+                    self.after_pre_stop(now, id, elapsed);
+                }
+                KillStage::Ordering { .. } => self.progress_ordering(now, id),
+                KillStage::Stopping { sigkill_at } if sigkill_at <= now => {
+                    if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
+                        k.stage = KillStage::Killed;
+                    }
+                    self.pending.push(Action::Signal {
+                        instance: id,
+                        signal: "SIGKILL".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn stop_probe(&mut self, id: InstanceId, probe_type: ProbeType) {
+        if let Some(i) = self.instance_mut(id) {
+            if i.active_probes.remove(&probe_type) {
+                self.pending.push(Action::StopProbe {
+                    instance: id,
+                    probe_type,
+                });
+            }
+        }
+    }
+
+    /// Every container has stopped: render the terminal phase (sticky) and tear down.
+    fn finish(&mut self, now: Timestamp) {
+        let ids: Vec<InstanceId> = self.records.values().filter_map(|r| r.latest()).map(|i| i.id).collect();
+        for id in ids {
+            self.stop_probe(id, ProbeType::Readiness);
+        }
+        let phase = self.computed_phase(true);
+        self.terminal = Some(if phase.is_terminal() { phase } else { Phase::Failed });
+        self.sandbox = SandboxState::Removing;
+        self.pending.push(Action::RemoveSandbox);
+        self.update_conditions(now);
+    }
+
+    // ----------------------------------------------------------------- helpers
+
+    pub(crate) fn instance(&self, id: InstanceId) -> Option<&Instance> {
+        self.records.get(&id.container)?.instances.iter().rev().find(|i| i.id == id)
+    }
+
+    fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
+        self.records.get_mut(&id.container)?.instances.iter_mut().rev().find(|i| i.id == id)
+    }
+
+    /// `<pod>_<namespace>(<uid>)`, as in the kubelet's messages.
+    pub(crate) fn pod_ref(&self) -> String {
+        format!("{}_{}({})", self.plan.key.name, self.plan.key.namespace, self.plan.uid)
+    }
+
+    fn handler_failure_message(&self, id: InstanceId, hook: HookType, f: &HandlerFailure) -> String {
+        let c = self.plan.container(id.container);
+        let handler = match hook {
+            HookType::PostStart => c.post_start.as_ref(),
+            HookType::PreStop => c.pre_stop.as_ref(),
+        };
+        let pod = self.pod_ref();
+        let name = &c.name;
+        match handler {
+            Some(HandlerPlan::Exec { command }) => format!(
+                "Exec lifecycle hook ([{}]) for Container \"{name}\" in Pod \"{pod}\" failed - error: {}, message: {:?}",
+                command.join(" "),
+                f.error,
+                f.output
+            ),
+            Some(HandlerPlan::HttpGet(h)) => format!(
+                "HTTP lifecycle hook ({}) for Container \"{name}\" in Pod \"{pod}\" failed - error: {}",
+                h.path, f.error
+            ),
+            Some(HandlerPlan::Sleep { seconds }) => format!(
+                "Sleep lifecycle hook ({seconds}) for Container \"{name}\" in Pod \"{pod}\" failed - error: {}",
+                f.error
+            ),
+            _ => format!("Cannot run handler: {}", f.error),
+        }
+    }
+
+    fn event(&mut self, at: Timestamp, event_type: EventType, reason: &str, message: String, field_path: Option<String>) {
+        self.pending.push(Action::RecordEvent(EventRecord {
+            at,
+            event_type,
+            reason: reason.to_string(),
+            message,
+            field_path,
+        }));
+    }
+
+    fn container_event(&mut self, at: Timestamp, r: ContainerRef, event_type: EventType, reason: &str, message: String) {
+        let path = r.field_path(&self.plan.container(r).name);
+        self.event(at, event_type, reason, message, Some(path));
+    }
+}
+
+fn secs(s: i64) -> Duration {
+    Duration::from_secs(u64::try_from(s.max(0)).unwrap_or(0))
+}
