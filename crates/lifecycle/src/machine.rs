@@ -253,6 +253,13 @@ impl PodMachine {
                 let msg = format!("Failed to create pod sandbox: {message}");
                 self.event(now, EventType::Warning, "FailedCreatePodSandBox", msg, None);
             }
+            Observation::MountFailed { message } => {
+                self.sandbox = SandboxState::Failed {
+                    retry_at: now + SYNC_BACKOFF,
+                };
+                let msg = format!("Unable to attach or mount volumes: {message}");
+                self.event(now, EventType::Warning, "FailedMount", msg, None);
+            }
             Observation::ContainerCreated { instance } => {
                 if let Some(i) = self.instance_mut(instance) {
                     if i.state == InstanceState::Creating {
@@ -837,7 +844,8 @@ impl PodMachine {
                 probe_type: ProbeType::Startup,
             });
         } else {
-            let ready_without_probe = c.readiness_probe.is_none();
+            // A regular init container is ready only once it exited 0.
+            let ready_without_probe = c.readiness_probe.is_none() && c.kind != ContainerKind::Init;
             if let Some(i) = self.instance_mut(id) {
                 i.started = true;
                 i.ready = ready_without_probe;

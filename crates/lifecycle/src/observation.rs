@@ -81,6 +81,11 @@ pub enum Observation {
         /// The error, for `FailedCreatePodSandBox`.
         message: String,
     },
+    /// The pod's volumes could not be set up (the kubelet's "wait for volumes" step).
+    MountFailed {
+        /// The error, for `FailedMount`.
+        message: String,
+    },
     /// The runtime created the container (the `Created` event); the entrypoint is not running yet.
     ContainerCreated {
         /// Which instance.

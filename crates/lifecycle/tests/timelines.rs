@@ -292,3 +292,47 @@ fn readiness_gates_the_ready_condition_and_deletion_alone_does_not_flip_it() {
     assert!(st.container_statuses.unwrap()[0].ready);
     let _ = ProbeType::Readiness;
 }
+
+fn kubectl_status(sim: &Sim) -> (String, String, i32) {
+    let mut pod = sim.machine.pod();
+    if sim.machine.is_deleting() {
+        pod.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
+    }
+    let row = podvisor_lifecycle::printer::pod_row(&pod);
+    (row.ready, row.status, row.restarts)
+}
+
+#[test]
+fn kubectl_status_column_follows_print_pod() {
+    // Initializing: Init:0/2, then Init:1/2.
+    let p = plan(vec![init("a"), init("b")], vec![regular("app")], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave("a", Behaviour { exits: Some((s(2), 0)), ..Default::default() }).behave("b", Behaviour { exits: Some((s(2), 0)), ..Default::default() }).behave("app", Behaviour { on_term: None, ..Default::default() });
+    sim.run(s(1));
+    assert_eq!(kubectl_status(&sim), ("0/1".into(), "Init:0/2".into(), 0));
+    sim.run(s(3));
+    assert_eq!(kubectl_status(&sim), ("0/1".into(), "Init:1/2".into(), 0));
+    sim.run(s(5));
+    assert_eq!(kubectl_status(&sim), ("1/1".into(), "Running".into(), 0));
+    sim.delete(s(6), None).run(s(6));
+    assert_eq!(kubectl_status(&sim).1, "Terminating");
+
+    // A failing init container in back-off.
+    let p = plan(vec![init("a")], vec![regular("app")], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave("a", Behaviour { exits: Some((s(1), 1)), ..Default::default() });
+    sim.run(s(3));
+    assert_eq!(kubectl_status(&sim), ("0/1".into(), "Init:CrashLoopBackOff".into(), 1));
+
+    // Completed and Error.
+    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Never, 30)).behave("app", Behaviour { exits: Some((s(1), 0)), ..Default::default() });
+    sim.run(s(3));
+    assert_eq!(kubectl_status(&sim), ("0/1".into(), "Completed".into(), 0));
+    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Never, 30)).behave("app", Behaviour { exits: Some((s(1), 2)), ..Default::default() });
+    sim.run(s(3));
+    assert_eq!(kubectl_status(&sim), ("0/1".into(), "Error".into(), 0));
+    assert_eq!(sim.machine.status().phase.as_deref(), Some("Failed"));
+
+    // CrashLoopBackOff.
+    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Always, 30)).behave("app", Behaviour { exits: Some((s(1), 2)), ..Default::default() });
+    sim.run(s(3));
+    assert_eq!(kubectl_status(&sim), ("0/1".into(), "CrashLoopBackOff".into(), 1));
+}

@@ -1,0 +1,192 @@
+//! The pod registry: accepts pods, starts one worker per pod, forwards deletions, and lets
+//! callers wait for pods to finish. Mirrors the kubelet's `HandlePodAdditions` /
+//! `HandlePodRemoves` dispatch into `podWorkers.UpdatePod`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use k8s_openapi::api::core::v1::Pod;
+use podvisor_lifecycle::machine::{NodeInfo, PodMachine};
+use podvisor_lifecycle::plan::{PodKey, PodPlan};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::clock::Clock;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::timeline::TimelineEntry;
+use crate::worker::{Objects, PodWorker, WorkerMsg};
+
+/// Where the engine keeps its files and what node it pretends to be.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Root of pod directories and logs.
+    pub state_dir: PathBuf,
+    /// `spec.nodeName` of every pod.
+    pub node_name: String,
+    /// `status.hostIP`.
+    pub host_ip: String,
+}
+
+/// Why the engine refused a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A pod with this namespace/name is already running.
+    #[error("pod {0} already exists")]
+    AlreadyExists(PodKey),
+    /// No such pod.
+    #[error("pod {0} not found")]
+    NotFound(PodKey),
+}
+
+struct PodEntry {
+    tx: mpsc::UnboundedSender<WorkerMsg>,
+    done: watch::Receiver<Option<Pod>>,
+}
+
+/// The engine: pods, their workers, the store and the timeline feed.
+pub struct Engine<R: Runtime> {
+    runtime: Arc<R>,
+    clock: Clock,
+    store: Store,
+    objects: Arc<RwLock<Objects>>,
+    timeline: broadcast::Sender<TimelineEntry>,
+    pods: Mutex<HashMap<PodKey, PodEntry>>,
+    config: EngineConfig,
+}
+
+impl<R: Runtime> Engine<R> {
+    /// An engine over `runtime`.
+    pub fn new(runtime: R, config: EngineConfig) -> Self {
+        Engine {
+            runtime: Arc::new(runtime),
+            clock: Clock::start(),
+            store: Store::new(&config.node_name),
+            objects: Arc::default(),
+            timeline: broadcast::channel(16384).0,
+            pods: Mutex::new(HashMap::new()),
+            config,
+        }
+    }
+
+    fn pods(&self) -> MutexGuard<'_, HashMap<PodKey, PodEntry>> {
+        self.pods.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// The object store (pods with status, events).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Arc<R> {
+        &self.runtime
+    }
+
+    /// Subscribe to the timeline.
+    pub fn subscribe(&self) -> broadcast::Receiver<TimelineEntry> {
+        self.timeline.subscribe()
+    }
+
+    /// Replaces the ConfigMaps and Secrets pods may reference.
+    pub fn set_objects(&self, objects: Objects) {
+        if let Ok(mut o) = self.objects.write() {
+            *o = objects;
+        }
+    }
+
+    /// Accepts a pod and starts its worker.
+    pub fn apply(&self, mut plan: PodPlan) -> Result<(), EngineError> {
+        let mut pods = self.pods();
+        if pods.contains_key(&plan.key) {
+            return Err(EngineError::AlreadyExists(plan.key.clone()));
+        }
+        let now = self.clock.now();
+        if plan.pod.metadata.creation_timestamp.is_none() {
+            plan.pod.metadata.creation_timestamp = Some(self.clock.wall().k8s_time(now));
+        }
+        let pod_id = format!("{}_{}_{}", plan.key.namespace, plan.key.name, plan.uid);
+        let node = NodeInfo {
+            node_name: self.config.node_name.clone(),
+            host_ip: self.config.host_ip.clone(),
+        };
+        let machine = PodMachine::new(plan.clone(), self.clock.wall(), node, now);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = watch::channel(None);
+        let worker = PodWorker {
+            machine,
+            runtime: self.runtime.clone(),
+            clock: self.clock,
+            store: self.store.clone(),
+            objects: self.objects.clone(),
+            timeline: self.timeline.clone(),
+            tx: tx.clone(),
+            rx,
+            pod_dir: self.config.state_dir.join("pods").join(&plan.uid),
+            log_dir: self.config.state_dir.join("logs").join(&pod_id),
+            node_name: self.config.node_name.clone(),
+            host_ip: self.config.host_ip.clone(),
+            sandbox: None,
+            volumes: None,
+            containers: HashMap::new(),
+            probes: HashMap::new(),
+            hooks_started: HashMap::new(),
+            removed: false,
+            deletion_meta: None,
+            last_phase: None,
+            last_ready: HashMap::new(),
+            final_pod: None,
+        };
+        tokio::spawn(async move {
+            let pod = worker.run().await;
+            let _ = done_tx.send(Some(pod));
+        });
+        pods.insert(plan.key, PodEntry { tx, done: done_rx });
+        Ok(())
+    }
+
+    /// Deletes a pod gracefully (`None` = its spec's grace period; `Some(0)` = force).
+    pub fn delete(&self, key: &PodKey, grace_period_seconds: Option<i64>) -> Result<(), EngineError> {
+        let pods = self.pods();
+        let entry = pods.get(key).ok_or_else(|| EngineError::NotFound(key.clone()))?;
+        let _ = entry.tx.send(WorkerMsg::Delete { grace_period_seconds });
+        Ok(())
+    }
+
+    /// Deletes every pod.
+    pub fn delete_all(&self, grace_period_seconds: Option<i64>) {
+        for entry in self.pods().values() {
+            let _ = entry.tx.send(WorkerMsg::Delete { grace_period_seconds });
+        }
+    }
+
+    /// Keys of every pod the engine has accepted.
+    pub fn keys(&self) -> Vec<PodKey> {
+        let mut keys: Vec<PodKey> = self.pods().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Waits until the pod has finished (terminal, every process gone); returns its final object.
+    pub async fn wait(&self, key: &PodKey) -> Option<Pod> {
+        let mut done = self.pods().get(key)?.done.clone();
+        let r = done.wait_for(Option::is_some).await.ok()?.clone();
+        r
+    }
+
+    /// Waits until every pod has finished; returns the final objects ordered by key.
+    pub async fn wait_all(&self) -> Vec<Pod> {
+        let mut out = Vec::new();
+        for key in self.keys() {
+            if let Some(p) = self.wait(&key).await {
+                out.push(p);
+            }
+        }
+        out
+    }
+}

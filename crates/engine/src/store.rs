@@ -1,0 +1,168 @@
+//! Pods and events as the API would return them, with a global monotonic resourceVersion and a
+//! change feed. The single writer is the engine (its pod workers); readers clone snapshots.
+//! Mirrors what the kubelet's status manager and event recorder publish to the API server
+//! (`status_manager.go syncPod`, client-go `EventRecorder` aggregation).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use podvisor_lifecycle::action::EventRecord;
+use podvisor_lifecycle::plan::PodKey;
+use podvisor_lifecycle::time::WallClock;
+use tokio::sync::broadcast;
+
+/// What changed.
+#[derive(Debug, Clone)]
+pub enum StoreChange {
+    /// A pod was added or its status/metadata changed.
+    PodModified(Box<Pod>),
+    /// A pod object was removed.
+    PodDeleted(Box<Pod>),
+    /// An event was recorded or its count bumped.
+    Event(Box<Event>),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    resource_version: u64,
+    pods: BTreeMap<PodKey, Pod>,
+    events: Vec<Event>,
+}
+
+/// The in-memory object store shared by the engine (writer) and its readers.
+#[derive(Debug, Clone)]
+pub struct Store {
+    state: Arc<Mutex<State>>,
+    changes: broadcast::Sender<StoreChange>,
+    node_name: String,
+}
+
+impl Store {
+    /// An empty store for a node.
+    pub fn new(node_name: &str) -> Self {
+        Store {
+            state: Arc::default(),
+            changes: broadcast::channel(4096).0,
+            node_name: node_name.to_string(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a panic elsewhere; the data is still consistent per write.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Subscribe to changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<StoreChange> {
+        self.changes.subscribe()
+    }
+
+    /// Writes a pod (stamping a new resourceVersion); returns the stored object.
+    pub fn put_pod(&self, key: &PodKey, mut pod: Pod) -> Pod {
+        let mut st = self.lock();
+        if let Some(old) = st.pods.get(key) {
+            let mut a = old.clone();
+            a.metadata.resource_version = None;
+            let mut b = pod.clone();
+            b.metadata.resource_version = None;
+            if a == b {
+                return old.clone();
+            }
+        }
+        st.resource_version += 1;
+        pod.metadata.resource_version = Some(st.resource_version.to_string());
+        st.pods.insert(key.clone(), pod.clone());
+        let _ = self.changes.send(StoreChange::PodModified(Box::new(pod.clone())));
+        pod
+    }
+
+    /// Removes a pod object.
+    pub fn delete_pod(&self, key: &PodKey) -> Option<Pod> {
+        let mut st = self.lock();
+        let mut pod = st.pods.remove(key)?;
+        st.resource_version += 1;
+        pod.metadata.resource_version = Some(st.resource_version.to_string());
+        let _ = self.changes.send(StoreChange::PodDeleted(Box::new(pod.clone())));
+        Some(pod)
+    }
+
+    /// A pod by key.
+    pub fn pod(&self, key: &PodKey) -> Option<Pod> {
+        self.lock().pods.get(key).cloned()
+    }
+
+    /// Every pod, ordered by namespace and name.
+    pub fn pods(&self) -> Vec<Pod> {
+        self.lock().pods.values().cloned().collect()
+    }
+
+    /// Every event, in the order first recorded.
+    pub fn events(&self) -> Vec<Event> {
+        self.lock().events.clone()
+    }
+
+    /// Records a kubelet event about a pod, aggregating repeats as client-go's recorder does
+    /// (same object, field path, type, reason and message: count + 1, lastTimestamp moved).
+    pub fn record_event(&self, pod: &Pod, record: &EventRecord, wall: &WallClock) -> Event {
+        let mut st = self.lock();
+        st.resource_version += 1;
+        let rv = st.resource_version.to_string();
+        let at = wall.k8s_time(record.at);
+        let same = |e: &Event| {
+            e.involved_object.uid == pod.metadata.uid
+                && e.involved_object.field_path == record.field_path
+                && e.reason.as_deref() == Some(record.reason.as_str())
+                && e.message.as_deref() == Some(record.message.as_str())
+                && e.type_.as_deref() == Some(record.event_type.as_str())
+        };
+        if let Some(e) = st.events.iter_mut().find(|e| same(e)) {
+            e.count = Some(e.count.unwrap_or(1) + 1);
+            e.last_timestamp = Some(at);
+            e.metadata.resource_version = Some(rv);
+            let e = e.clone();
+            let _ = self.changes.send(StoreChange::Event(Box::new(e.clone())));
+            return e;
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let wall_at = wall.at(record.at);
+        let event = Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{name}.{:x}", wall_at.as_nanosecond())),
+                namespace: pod.metadata.namespace.clone(),
+                resource_version: Some(rv),
+                creation_timestamp: Some(at.clone()),
+                ..Default::default()
+            },
+            involved_object: ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Pod".into()),
+                name: Some(name),
+                namespace: pod.metadata.namespace.clone(),
+                uid: pod.metadata.uid.clone(),
+                field_path: record.field_path.clone(),
+                resource_version: pod.metadata.resource_version.clone(),
+                ..Default::default()
+            },
+            reason: Some(record.reason.clone()),
+            message: Some(record.message.clone()),
+            type_: Some(record.event_type.as_str().to_string()),
+            source: Some(EventSource {
+                component: Some(if record.reason == "Scheduled" { "default-scheduler" } else { "kubelet" }.into()),
+                host: (record.reason != "Scheduled").then(|| self.node_name.clone()),
+            }),
+            first_timestamp: Some(at.clone()),
+            last_timestamp: Some(at),
+            count: Some(1),
+            event_time: None::<MicroTime>,
+            reporting_component: Some(if record.reason == "Scheduled" { "default-scheduler" } else { "kubelet" }.into()),
+            reporting_instance: Some(self.node_name.clone()),
+            ..Default::default()
+        };
+        st.events.push(event.clone());
+        let _ = self.changes.send(StoreChange::Event(Box::new(event.clone())));
+        event
+    }
+}
+

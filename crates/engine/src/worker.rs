@@ -1,0 +1,507 @@
+//! One task per pod, like the kubelet's pod worker (`podWorkerLoop`, pod_workers.go): it owns the
+//! pod's `PodMachine`, feeds it what the runtime, hooks and probes report, executes the actions it
+//! returns, and publishes status, events and the timeline.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use podvisor_lifecycle::action::{Action, EventRecord};
+use podvisor_lifecycle::env::{container_environment, expand_command, EnvContext};
+use podvisor_lifecycle::machine::PodMachine;
+use podvisor_lifecycle::observation::{HookType, InstanceId, Observation, StartFailure};
+use podvisor_lifecycle::phase::Phase;
+use podvisor_lifecycle::plan::{ContainerRef, HandlerPlan, PodPlan, ProbeType};
+use podvisor_lifecycle::termination_message::termination_message;
+use podvisor_lifecycle::time::Timestamp;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::clock::Clock;
+use crate::handler::{run_hook, HandlerContext, RuntimeTarget};
+use crate::prober::{spawn_probe_worker, ProbeWorkerHandle};
+use crate::runtime::{ContainerId, ContainerSpec, Runtime, RuntimeError, SandboxId, SandboxSpec};
+use crate::store::Store;
+use crate::timeline::{Happening, TimelineEntry};
+use crate::volumes::PodVolumes;
+
+/// Messages into a pod worker.
+#[derive(Debug)]
+pub(crate) enum WorkerMsg {
+    Observed(Observation),
+    SandboxCreated { id: SandboxId, pod_ip: String },
+    ContainerRunning { instance: InstanceId, id: ContainerId, pid: u32, termination_file: Option<PathBuf> },
+    SandboxRemoved,
+    Delete { grace_period_seconds: Option<i64> },
+}
+
+/// The ConfigMaps and Secrets pods can reference.
+#[derive(Debug, Clone, Default)]
+pub struct Objects {
+    /// ConfigMaps.
+    pub config_maps: Vec<ConfigMap>,
+    /// Secrets.
+    pub secrets: Vec<Secret>,
+}
+
+pub(crate) struct PodWorker<R: Runtime> {
+    pub(crate) machine: PodMachine,
+    pub(crate) runtime: Arc<R>,
+    pub(crate) clock: Clock,
+    pub(crate) store: Store,
+    pub(crate) objects: Arc<std::sync::RwLock<Objects>>,
+    pub(crate) timeline: broadcast::Sender<TimelineEntry>,
+    pub(crate) tx: mpsc::UnboundedSender<WorkerMsg>,
+    pub(crate) rx: mpsc::UnboundedReceiver<WorkerMsg>,
+    pub(crate) pod_dir: PathBuf,
+    pub(crate) log_dir: PathBuf,
+    pub(crate) node_name: String,
+    pub(crate) host_ip: String,
+    pub(crate) sandbox: Option<SandboxId>,
+    pub(crate) volumes: Option<PodVolumes>,
+    pub(crate) containers: HashMap<InstanceId, (ContainerId, Timestamp)>,
+    pub(crate) probes: HashMap<(InstanceId, ProbeType), ProbeWorkerHandle>,
+    pub(crate) hooks_started: HashMap<(InstanceId, HookType), Timestamp>,
+    pub(crate) removed: bool,
+    pub(crate) deletion_meta: Option<(Timestamp, i64)>,
+    pub(crate) last_phase: Option<Phase>,
+    pub(crate) last_ready: HashMap<String, bool>,
+    pub(crate) final_pod: Option<Pod>,
+}
+
+impl<R: Runtime> PodWorker<R> {
+    fn plan(&self) -> &PodPlan {
+        self.machine.plan()
+    }
+
+    fn emit(&self, at: Timestamp, container: Option<String>, what: Happening) {
+        let _ = self.timeline.send(TimelineEntry {
+            at,
+            pod: self.plan().key.clone(),
+            container,
+            what,
+        });
+    }
+
+    fn name(&self, r: ContainerRef) -> String {
+        self.plan().container(r).name.clone()
+    }
+
+    /// Runs the pod until it is terminal and its sandbox is gone; returns the final object.
+    pub(crate) async fn run(mut self) -> Pod {
+        loop {
+            let now = self.clock.now();
+            let actions = self.machine.decide(now);
+            for a in actions {
+                self.execute(a, now);
+            }
+            self.publish(now);
+            if self.machine.is_finished() && self.removed {
+                break;
+            }
+            let wake = self.machine.next_wakeup();
+            let sleep = async {
+                match wake {
+                    Some(t) => tokio::time::sleep_until(self.clock.instant(t)).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                msg = self.rx.recv() => match msg {
+                    Some(m) => self.handle(m),
+                    None => break,
+                },
+                () = sleep => {}
+            }
+            while let Ok(m) = self.rx.try_recv() {
+                self.handle(m);
+            }
+        }
+        self.probes.clear();
+        let pod = self.render();
+        self.final_pod = Some(pod.clone());
+        pod
+    }
+
+    fn handle(&mut self, msg: WorkerMsg) {
+        let now = self.clock.now();
+        match msg {
+            WorkerMsg::Observed(obs) => {
+                self.note_observation(now, &obs);
+                self.machine.observe(now, obs);
+            }
+            WorkerMsg::SandboxCreated { id, pod_ip } => {
+                self.sandbox = Some(id);
+                self.emit(now, None, Happening::SandboxReady { pod_ip: pod_ip.clone() });
+                self.machine.observe(now, Observation::SandboxReady { pod_ip });
+            }
+            WorkerMsg::ContainerRunning { instance, id, pid, termination_file } => {
+                self.emit(now, Some(self.name(instance.container)), Happening::Started { restart_count: instance.restart_count, pid });
+                self.containers.insert(instance, (id.clone(), now));
+                self.spawn_wait(instance, id, termination_file);
+            }
+            WorkerMsg::SandboxRemoved => {
+                self.removed = true;
+                self.emit(now, None, Happening::Removed);
+            }
+            WorkerMsg::Delete { grace_period_seconds } => {
+                self.machine.observe(now, Observation::DeleteRequested { grace_period_seconds });
+                if let Some((at, grace)) = self.machine.deletion() {
+                    if self.deletion_meta.map(|(_, g)| g) != Some(grace) && self.machine.terminal_phase().is_none() {
+                        self.deletion_meta = Some((at, grace));
+                        self.emit(now, None, Happening::Deleting { grace_period_seconds: grace });
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_observation(&mut self, now: Timestamp, obs: &Observation) {
+        match obs {
+            Observation::ContainerExited { instance, exit_code, signal, at, .. } => {
+                let ran_for = self.containers.get(instance).map(|(_, started)| *at - *started);
+                self.emit(now, Some(self.name(instance.container)), Happening::Exited { exit_code: *exit_code, signal: *signal, ran_for });
+            }
+            Observation::HookFinished { instance, hook, result } => {
+                let took = self.hooks_started.remove(&(*instance, *hook)).map_or(Duration::ZERO, |t| now - t);
+                let error = result.as_ref().err().map(|f| f.error.clone());
+                self.emit(now, Some(self.name(instance.container)), Happening::HookFinished { hook: *hook, error, took });
+            }
+            Observation::ContainerStartFailed { instance, reason, message } => {
+                self.emit(now, Some(self.name(instance.container)), Happening::StartFailed { reason: reason.as_str().into(), message: message.clone() });
+            }
+            _ => {}
+        }
+    }
+
+    fn send(&self, msg: WorkerMsg) {
+        let _ = self.tx.send(msg);
+    }
+
+    fn execute(&mut self, action: Action, now: Timestamp) {
+        match action {
+            Action::CreateSandbox => self.create_sandbox(),
+            Action::StartContainer { instance } => self.start_container(instance),
+            Action::RunHook { instance, hook, handler } => {
+                self.hooks_started.insert((instance, hook), now);
+                self.emit(now, Some(self.name(instance.container)), Happening::HookStarted { hook, handler: describe_handler(&handler) });
+                self.run_hook(instance, hook, handler);
+            }
+            Action::Signal { instance, signal } => {
+                let kill_after = (signal != "SIGKILL").then(|| self.machine.next_wakeup()).flatten().map(|t| t.whole_seconds_since(now));
+                self.emit(now, Some(self.name(instance.container)), Happening::Signal { signal: signal.clone(), kill_after });
+                if let Some((id, _)) = self.containers.get(&instance) {
+                    if let Err(e) = self.runtime.signal(id, &signal) {
+                        self.emit(now, Some(self.name(instance.container)), Happening::Problem { message: error_chain(&e) });
+                    }
+                }
+            }
+            Action::StartProbe { instance, probe_type } => self.start_probe(instance, probe_type),
+            Action::StopProbe { instance, probe_type } => {
+                self.probes.remove(&(instance, probe_type));
+            }
+            Action::RecordEvent(record) => self.record_event(record),
+            Action::RemoveSandbox => self.remove_sandbox(),
+        }
+    }
+
+    fn record_event(&mut self, record: EventRecord) {
+        let container = record.field_path.as_ref().and_then(|p| p.split('{').nth(1)).map(|s| s.trim_end_matches('}').to_string());
+        let pod = self.render();
+        self.store.record_event(&pod, &record, &self.clock.wall());
+        self.emit(record.at, container, Happening::Event(record));
+    }
+
+    fn create_sandbox(&mut self) {
+        let objects = self.objects.read().map(|o| o.clone()).unwrap_or_default();
+        let plan = self.plan().clone();
+        let pod_dir = self.pod_dir.clone();
+        let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
+        let existing = self.sandbox.clone();
+        let node = (self.node_name.clone(), self.host_ip.clone());
+        match PodVolumes::prepare(&plan, &pod_dir, &objects, &node.0, &node.1) {
+            Ok(v) => self.volumes = Some(v),
+            Err(e) => {
+                let _ = tx.send(WorkerMsg::Observed(Observation::MountFailed { message: error_chain(&e) }));
+                return;
+            }
+        }
+        tokio::spawn(async move {
+            if let Some(id) = existing {
+                let _ = runtime.remove_sandbox(&id).await;
+            }
+            let spec = SandboxSpec {
+                pod: plan.key.clone(),
+                uid: plan.uid.clone(),
+                hostname: plan.hostname.clone(),
+                pod_dir,
+                share_process_namespace: plan.share_process_namespace,
+            };
+            match runtime.create_sandbox(&spec).await {
+                Ok(info) => {
+                    let _ = tx.send(WorkerMsg::SandboxCreated { id: info.id, pod_ip: info.pod_ip });
+                }
+                Err(e) => {
+                    let _ = tx.send(WorkerMsg::Observed(Observation::SandboxFailed { message: error_chain(&e) }));
+                }
+            }
+        });
+    }
+
+    fn start_container(&mut self, instance: InstanceId) {
+        let fail = |reason, message: String| WorkerMsg::Observed(Observation::ContainerStartFailed { instance, reason, message });
+        let (Some(sandbox), Some(volumes)) = (self.sandbox.clone(), self.volumes.as_ref()) else {
+            self.send(fail(StartFailure::CreateContainerError, "pod sandbox is not ready".into()));
+            return;
+        };
+        let plan = self.plan().clone();
+        let c = plan.container(instance.container).clone();
+        let api_container = api_container(&plan.pod, instance.container);
+        let objects = self.objects.read().map(|o| o.clone()).unwrap_or_default();
+        let pod_ip = self.machine.pod_ip().unwrap_or_default().to_string();
+        let ctx = EnvContext {
+            pod: &plan.pod,
+            pod_ip: &pod_ip,
+            host_ip: &self.host_ip,
+            node_name: &self.node_name,
+            config_maps: &objects.config_maps,
+            secrets: &objects.secrets,
+            node_allocatable_cpu_millis: node_cpu_millis(),
+            node_allocatable_memory_bytes: node_memory_bytes(),
+        };
+        let env = match api_container.as_ref().map(|ac| container_environment(&ctx, ac)) {
+            Some(Ok(env)) => env,
+            Some(Err(e)) => {
+                self.send(fail(StartFailure::CreateContainerConfigError, e.to_string()));
+                return;
+            }
+            None => Vec::new(),
+        };
+        let mut argv: Vec<String> = c.command.iter().chain(c.args.iter()).cloned().collect();
+        argv = expand_command(&argv, &env);
+        let mounts = match volumes.mounts_for(&c, instance.restart_count) {
+            Ok(m) => m,
+            Err(e) => {
+                self.send(fail(StartFailure::CreateContainerConfigError, error_chain(&e)));
+                return;
+            }
+        };
+        let termination_file = mounts.termination_file.clone();
+        let log_path = self.log_dir.join(&c.name).join(format!("{}.log", instance.restart_count));
+        let spec = ContainerSpec {
+            pod: plan.key.clone(),
+            name: c.name.clone(),
+            restart_count: instance.restart_count,
+            argv,
+            env,
+            working_dir: c.working_dir.clone(),
+            mounts: mounts.mounts,
+            log_path,
+            stop_signal: c.stop_signal.clone(),
+        };
+        let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
+        let clock = self.clock;
+        tokio::spawn(async move {
+            if let Some(parent) = spec.log_path.parent() {
+                if let Err(e) = tokio::fs::create_dir_all(parent).await {
+                    let _ = tx.send(fail(StartFailure::CreateContainerError, format!("create log directory {}: {e}", parent.display())));
+                    return;
+                }
+            }
+            match runtime.start_container(&sandbox, &spec).await {
+                Ok(started) => {
+                    let at = clock.now();
+                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerCreated { instance }));
+                    let _ = tx.send(WorkerMsg::ContainerRunning { instance, id: started.id, pid: started.pid, termination_file });
+                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerStarted { instance, at }));
+                }
+                Err(e @ RuntimeError::StartContainer { .. }) => {
+                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerCreated { instance }));
+                    let _ = tx.send(fail(StartFailure::RunContainerError, error_chain(&e)));
+                }
+                Err(e) => {
+                    let _ = tx.send(fail(StartFailure::CreateContainerError, error_chain(&e)));
+                }
+            }
+        });
+    }
+
+    fn spawn_wait(&self, instance: InstanceId, id: ContainerId, termination_file: Option<PathBuf>) {
+        let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
+        let clock = self.clock;
+        let c = self.plan().container(instance.container).clone();
+        let log_path = self.log_dir.join(&c.name).join(format!("{}.log", instance.restart_count));
+        tokio::spawn(async move {
+            let status = runtime.wait(&id).await;
+            let at = clock.now();
+            let (exit_code, signal) = match status {
+                Ok(s) => (s.exit_code, s.signal),
+                // The runtime lost the container: the kubelet reports it as unknown, exit 137.
+                Err(_) => (137, None),
+            };
+            let file = match &termination_file {
+                Some(p) => tokio::fs::read(p).await.ok(),
+                None => None,
+            };
+            let log = tokio::fs::read(&log_path).await.unwrap_or_default();
+            let message = termination_message(c.termination_message_policy, exit_code, file.as_deref(), || log);
+            let _ = tx.send(WorkerMsg::Observed(Observation::ContainerExited {
+                instance,
+                at,
+                exit_code,
+                signal,
+                termination_message: message,
+            }));
+        });
+    }
+
+    fn target(&self, instance: InstanceId) -> Option<Arc<RuntimeTarget<R>>> {
+        let (container, _) = self.containers.get(&instance)?.clone();
+        let plan = self.plan();
+        Some(Arc::new(RuntimeTarget {
+            runtime: self.runtime.clone(),
+            sandbox: self.sandbox.clone()?,
+            container,
+            pod_ip: self.machine.pod_ip().map(str::to_string),
+            context: HandlerContext {
+                container: plan.container(instance.container).name.clone(),
+                pod: plan.key.name.clone(),
+                namespace: plan.key.namespace.clone(),
+                uid: plan.uid.clone(),
+                ports: plan.container(instance.container).ports.clone(),
+            },
+        }))
+    }
+
+    fn run_hook(&mut self, instance: InstanceId, hook: HookType, handler: HandlerPlan) {
+        let tx = self.tx.clone();
+        let target = self.target(instance);
+        tokio::spawn(async move {
+            let result = match target {
+                Some(t) => run_hook(t.as_ref(), &handler).await,
+                None => Err(podvisor_lifecycle::observation::HandlerFailure {
+                    error: "container not found".into(),
+                    output: String::new(),
+                }),
+            };
+            let _ = tx.send(WorkerMsg::Observed(Observation::HookFinished { instance, hook, result }));
+        });
+    }
+
+    fn start_probe(&mut self, instance: InstanceId, probe_type: ProbeType) {
+        let Some(probe) = self.plan().container(instance.container).probe(probe_type).cloned() else { return };
+        let Some(target) = self.target(instance) else { return };
+        let started_at = self.containers.get(&instance).map_or(self.clock.started(), |(_, t)| self.clock.instant(*t));
+        let now = self.clock.now();
+        self.emit(now, Some(self.name(instance.container)), Happening::ProbeStarted { probe_type });
+        let (ptx, mut prx) = mpsc::unbounded_channel();
+        let handle = spawn_probe_worker(target, probe_type, probe, started_at, ptx);
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(report) = prx.recv().await {
+                let obs = Observation::ProbeResult { instance, probe_type: report.probe_type, outcome: report.outcome };
+                if tx.send(WorkerMsg::Observed(obs)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.probes.insert((instance, probe_type), handle);
+    }
+
+    fn remove_sandbox(&mut self) {
+        self.probes.clear();
+        let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
+        let sandbox = self.sandbox.clone();
+        tokio::spawn(async move {
+            if let Some(id) = sandbox {
+                let _ = runtime.remove_sandbox(&id).await;
+            }
+            let _ = tx.send(WorkerMsg::SandboxRemoved);
+        });
+    }
+
+    /// The pod object with status and deletion metadata.
+    fn render(&self) -> Pod {
+        let mut pod = self.machine.pod();
+        if let Some((at, grace)) = self.deletion_meta {
+            let wall = self.clock.wall();
+            pod.metadata.deletion_timestamp = Some(wall.k8s_time(at + Duration::from_secs(u64::try_from(grace).unwrap_or(0))));
+            pod.metadata.deletion_grace_period_seconds = Some(grace);
+        }
+        pod
+    }
+
+    fn publish(&mut self, now: Timestamp) {
+        let pod = self.render();
+        let status = pod.status.clone().unwrap_or_default();
+        let phase = self.machine.terminal_phase().unwrap_or(match status.phase.as_deref() {
+            Some("Running") => Phase::Running,
+            Some("Succeeded") => Phase::Succeeded,
+            Some("Failed") => Phase::Failed,
+            _ => Phase::Pending,
+        });
+        if self.last_phase != Some(phase) {
+            self.last_phase = Some(phase);
+            self.emit(now, None, Happening::Phase { phase });
+        }
+        for s in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
+            let was = self.last_ready.insert(s.name.clone(), s.ready).unwrap_or(false);
+            if was != s.ready && s.state.as_ref().is_some_and(|st| st.running.is_some() || !s.ready) {
+                self.emit(now, Some(s.name.clone()), Happening::Ready { ready: s.ready });
+            }
+        }
+        self.store.put_pod(&self.plan().key.clone(), pod);
+    }
+}
+
+fn api_container(pod: &Pod, r: ContainerRef) -> Option<k8s_openapi::api::core::v1::Container> {
+    let spec = pod.spec.as_ref()?;
+    match r {
+        ContainerRef::Init(i) => spec.init_containers.as_ref()?.get(i).cloned(),
+        ContainerRef::Regular(i) => spec.containers.get(i).cloned(),
+    }
+}
+
+/// A short human description of a handler for the timeline.
+pub fn describe_handler(h: &HandlerPlan) -> String {
+    match h {
+        HandlerPlan::Exec { command } => format!("exec {command:?}"),
+        HandlerPlan::HttpGet(g) => format!("httpGet {}:{}{}", g.host.as_deref().unwrap_or("<pod IP>"), g.port, g.path),
+        HandlerPlan::TcpSocket { port, .. } => format!("tcpSocket :{port}"),
+        HandlerPlan::Grpc { port, service } => format!("grpc :{port} {service:?}"),
+        HandlerPlan::Sleep { seconds } => format!("sleep {seconds}s"),
+    }
+}
+
+/// An error and its sources, joined with ": ".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn node_cpu_millis() -> i64 {
+    std::thread::available_parallelism().map_or(1, |n| i64::try_from(n.get()).unwrap_or(1)) * 1000
+}
+
+fn node_memory_bytes() -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<i64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
