@@ -306,7 +306,7 @@ impl<R: Runtime> PodWorker<R> {
         let clock = self.clock;
         tokio::spawn(async move {
             if let Some(parent) = spec.log_path.parent() {
-                if let Err(e) = tokio::fs::create_dir_all(parent).await {
+                if let Err(e) = std::fs::create_dir_all(parent) {
                     let _ = tx.send(fail(StartFailure::CreateContainerError, format!("create log directory {}: {e}", parent.display())));
                     return;
                 }
@@ -343,12 +343,10 @@ impl<R: Runtime> PodWorker<R> {
                 // The runtime lost the container: the kubelet reports it as unknown, exit 137.
                 Err(_) => (137, None),
             };
-            let file = match &termination_file {
-                Some(p) => tokio::fs::read(p).await.ok(),
-                None => None,
-            };
-            let log = tokio::fs::read(&log_path).await.unwrap_or_default();
-            let message = termination_message(c.termination_message_policy, exit_code, file.as_deref(), || log);
+            let file = termination_file.as_ref().and_then(|p| std::fs::read(p).ok());
+            let message = termination_message(c.termination_message_policy, exit_code, file.as_deref(), || {
+                read_tail(&log_path, 64 * 1024)
+            });
             let _ = tx.send(WorkerMsg::Observed(Observation::ContainerExited {
                 instance,
                 at,
@@ -488,6 +486,19 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+/// The last `max` bytes of a file (empty when it cannot be read).
+fn read_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return Vec::new() };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > max && f.seek(SeekFrom::Start(len - max)).is_err() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    buf
 }
 
 fn node_cpu_millis() -> i64 {

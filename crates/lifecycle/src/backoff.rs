@@ -150,7 +150,7 @@ mod tests {
         let mut b = CrashLoopBackOff::default();
         b.record_start(t(0), t(0));
         b.record_start(t(1), t(11)); // backoff now 20 s
-        // Exits 601 s after the last restart: restart at once, backoff back to 10 s.
+                                     // Exits 601 s after the last restart: restart at once, backoff back to 10 s.
         assert_eq!(b.verdict(t(612), t(612)), BackoffVerdict::Start);
         b.record_start(t(612), t(612));
         assert_eq!(
@@ -166,7 +166,10 @@ mod tests {
     fn exactly_ten_minutes_does_not_reset() {
         let mut b = CrashLoopBackOff::default();
         b.record_start(t(0), t(0));
-        assert!(matches!(b.verdict(t(600), t(600)), BackoffVerdict::Wait { .. }));
+        assert!(matches!(
+            b.verdict(t(600), t(600)),
+            BackoffVerdict::Wait { .. }
+        ));
     }
 
     #[test]

@@ -84,7 +84,9 @@ pub fn initialized(
         s.state
             .as_ref()
             .is_some_and(|st| st.running.is_some() || st.terminated.is_some())
-            || s.last_state.as_ref().is_some_and(|l| l.terminated.is_some())
+            || s.last_state
+                .as_ref()
+                .is_some_and(|l| l.terminated.is_some())
     });
     if any_regular_started {
         return ConditionValue::ok(T);

@@ -85,15 +85,30 @@ mod tests {
 
     #[test]
     fn deletion_grace_wins_over_probe_level_grace() {
-        assert_eq!(container_grace(Some(5), 30, KillReason::LivenessProbe, Some(100)), 5);
+        assert_eq!(
+            container_grace(Some(5), 30, KillReason::LivenessProbe, Some(100)),
+            5
+        );
     }
 
     #[test]
     fn probe_level_grace_applies_to_probe_kills_only() {
-        assert_eq!(container_grace(None, 30, KillReason::LivenessProbe, Some(100)), 100);
-        assert_eq!(container_grace(None, 30, KillReason::StartupProbe, Some(7)), 7);
-        assert_eq!(container_grace(None, 30, KillReason::FailedPostStartHook, Some(7)), 30);
-        assert_eq!(container_grace(None, 30, KillReason::LivenessProbe, None), 30);
+        assert_eq!(
+            container_grace(None, 30, KillReason::LivenessProbe, Some(100)),
+            100
+        );
+        assert_eq!(
+            container_grace(None, 30, KillReason::StartupProbe, Some(7)),
+            7
+        );
+        assert_eq!(
+            container_grace(None, 30, KillReason::FailedPostStartHook, Some(7)),
+            30
+        );
+        assert_eq!(
+            container_grace(None, 30, KillReason::LivenessProbe, None),
+            30
+        );
     }
 
     #[test]

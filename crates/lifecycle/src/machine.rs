@@ -66,9 +66,17 @@ pub(crate) enum InstanceState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KillStage {
-    PreStop { started: Timestamp, deadline: Timestamp },
-    Ordering { since: Timestamp, deadline: Timestamp },
-    Stopping { sigkill_at: Timestamp },
+    PreStop {
+        started: Timestamp,
+        deadline: Timestamp,
+    },
+    Ordering {
+        since: Timestamp,
+        deadline: Timestamp,
+    },
+    Stopping {
+        sigkill_at: Timestamp,
+    },
     Killed,
 }
 
@@ -265,7 +273,13 @@ impl PodMachine {
                     if i.state == InstanceState::Creating {
                         i.state = InstanceState::Created;
                     }
-                    self.container_event(now, instance.container, EventType::Normal, "Created", "Container created".into());
+                    self.container_event(
+                        now,
+                        instance.container,
+                        EventType::Normal,
+                        "Created",
+                        "Container created".into(),
+                    );
                 }
             }
             Observation::ContainerStarted { instance, at } => self.on_started(now, instance, at),
@@ -313,7 +327,9 @@ impl PodMachine {
 
     fn on_started(&mut self, now: Timestamp, id: InstanceId, at: Timestamp) {
         let post_start = self.plan.container(id.container).post_start.clone();
-        let Some(i) = self.instance_mut(id) else { return };
+        let Some(i) = self.instance_mut(id) else {
+            return;
+        };
         if !matches!(i.state, InstanceState::Creating | InstanceState::Created) {
             return;
         }
@@ -322,7 +338,13 @@ impl PodMachine {
         if let Some(r) = self.records.get_mut(&id.container) {
             r.start_error = None;
         }
-        self.container_event(now, id.container, EventType::Normal, "Started", "Container started".into());
+        self.container_event(
+            now,
+            id.container,
+            EventType::Normal,
+            "Started",
+            "Container started".into(),
+        );
         match post_start {
             Some(handler) => {
                 if let Some(i) = self.instance_mut(id) {
@@ -354,8 +376,16 @@ impl PodMachine {
         if self.busy == Some(Busy::Starting(id)) {
             self.busy = None;
         }
-        self.container_event(now, id.container, EventType::Warning, "Failed", format!("Error: {message}"));
-        let Some(rec) = self.records.get_mut(&id.container) else { return };
+        self.container_event(
+            now,
+            id.container,
+            EventType::Warning,
+            "Failed",
+            format!("Error: {message}"),
+        );
+        let Some(rec) = self.records.get_mut(&id.container) else {
+            return;
+        };
         rec.start_error = Some((reason.as_str().to_string(), message.clone()));
         match reason {
             StartFailure::RunContainerError => {
@@ -387,7 +417,9 @@ impl PodMachine {
         signal: Option<i32>,
         termination_message: Option<String>,
     ) {
-        let Some(i) = self.instance_mut(id) else { return };
+        let Some(i) = self.instance_mut(id) else {
+            return;
+        };
         if !i.is_alive() {
             return;
         }
@@ -437,8 +469,15 @@ impl PodMachine {
                         }
                     }
                     Err(failure) => {
-                        self.container_event(now, id.container, EventType::Warning, "FailedPostStartHook", "PostStartHook failed".into());
-                        let message = self.handler_failure_message(id, HookType::PostStart, &failure);
+                        self.container_event(
+                            now,
+                            id.container,
+                            EventType::Warning,
+                            "FailedPostStartHook",
+                            "PostStartHook failed".into(),
+                        );
+                        let message =
+                            self.handler_failure_message(id, HookType::PostStart, &failure);
                         if let Some(rec) = self.records.get_mut(&id.container) {
                             rec.start_error = Some(("PostStartHookError".into(), message));
                         }
@@ -457,9 +496,18 @@ impl PodMachine {
             }
             HookType::PreStop => {
                 if result.is_err() {
-                    self.container_event(now, id.container, EventType::Warning, "FailedPreStopHook", "PreStopHook failed".into());
+                    self.container_event(
+                        now,
+                        id.container,
+                        EventType::Warning,
+                        "FailedPreStopHook",
+                        "PreStopHook failed".into(),
+                    );
                 }
-                let stage = self.instance(id).and_then(|i| i.kill.as_ref()).map(|k| k.stage.clone());
+                let stage = self
+                    .instance(id)
+                    .and_then(|i| i.kill.as_ref())
+                    .map(|k| k.stage.clone());
                 if let Some(KillStage::PreStop { started, .. }) = stage {
                     self.after_pre_stop(now, id, now.whole_seconds_since(started));
                 }
@@ -483,23 +531,48 @@ impl PodMachine {
         }
         let name = probe_type.as_str();
         match &outcome {
-            ProbeOutcome::Failure(out) => self.container_event(now, id.container, EventType::Warning, "Unhealthy", format!("{name} probe failed: {out}")),
-            ProbeOutcome::Error(err) => self.container_event(now, id.container, EventType::Warning, "Unhealthy", format!("{name} probe errored and resulted in unknown state: {err}")),
-            ProbeOutcome::Warning(out) => self.container_event(now, id.container, EventType::Warning, "ProbeWarning", format!("{name} probe warning: {out}")),
+            ProbeOutcome::Failure(out) => self.container_event(
+                now,
+                id.container,
+                EventType::Warning,
+                "Unhealthy",
+                format!("{name} probe failed: {out}"),
+            ),
+            ProbeOutcome::Error(err) => self.container_event(
+                now,
+                id.container,
+                EventType::Warning,
+                "Unhealthy",
+                format!("{name} probe errored and resulted in unknown state: {err}"),
+            ),
+            ProbeOutcome::Warning(out) => self.container_event(
+                now,
+                id.container,
+                EventType::Warning,
+                "ProbeWarning",
+                format!("{name} probe warning: {out}"),
+            ),
             ProbeOutcome::Success => {}
         }
-        let Some(i) = self.instance_mut(id) else { return };
+        let Some(i) = self.instance_mut(id) else {
+            return;
+        };
         let counter = i
             .counters
             .entry(probe_type)
             .or_insert_with(|| ProbeCounter::new(probe_type));
-        let Some(flipped) = counter.record(&probe, &outcome) else { return };
+        let Some(flipped) = counter.record(&probe, &outcome) else {
+            return;
+        };
         match (probe_type, flipped) {
             (ProbeType::Readiness, r) => i.ready = r == ProbeResult::Success && i.started,
             (ProbeType::Startup, ProbeResult::Success) => {
                 i.started = true;
                 i.active_probes.remove(&ProbeType::Startup);
-                self.pending.push(Action::StopProbe { instance: id, probe_type });
+                self.pending.push(Action::StopProbe {
+                    instance: id,
+                    probe_type,
+                });
                 self.start_gated_probes(id);
                 if self.plan.container(id.container).readiness_probe.is_none() {
                     if let Some(i) = self.instance_mut(id) {
@@ -515,7 +588,10 @@ impl PodMachine {
                 } else {
                     KillReason::LivenessProbe
                 });
-                self.pending.push(Action::StopProbe { instance: id, probe_type });
+                self.pending.push(Action::StopProbe {
+                    instance: id,
+                    probe_type,
+                });
             }
             _ => {}
         }
@@ -530,7 +606,11 @@ impl PodMachine {
             self.sync(now);
             // Kills begun by this sync may have nothing to wait for.
             self.progress_kills(now);
-            if self.busy.is_none() && self.deletion.is_some() && !self.any_alive() && self.terminal.is_none() {
+            if self.busy.is_none()
+                && self.deletion.is_some()
+                && !self.any_alive()
+                && self.terminal.is_none()
+            {
                 self.finish(now);
             }
         }
@@ -549,7 +629,8 @@ impl PodMachine {
             for i in &rec.instances {
                 if let Some(k) = &i.kill {
                     match k.stage {
-                        KillStage::PreStop { deadline, .. } | KillStage::Ordering { deadline, .. } => consider(deadline),
+                        KillStage::PreStop { deadline, .. }
+                        | KillStage::Ordering { deadline, .. } => consider(deadline),
                         KillStage::Stopping { sigkill_at } => consider(sigkill_at),
                         KillStage::Killed => {}
                     }
@@ -625,10 +706,14 @@ impl PodMachine {
             let latest = self.records[&r].latest().map(|i| (i.is_alive(), i.exit()));
             match latest {
                 None => self.start_if_allowed(now, r),
-                Some((false, Some((_, code)))) => {
-                    if container_should_restart(self.plan.container(r), self.plan.restart_policy, code) {
-                        self.try_restart(now, r);
-                    }
+                Some((false, Some((_, code))))
+                    if container_should_restart(
+                        self.plan.container(r),
+                        self.plan.restart_policy,
+                        code,
+                    ) =>
+                {
+                    self.try_restart(now, r);
                 }
                 _ => {}
             }
@@ -659,7 +744,11 @@ impl PodMachine {
                     if kind == ContainerKind::Init && code == 0 {
                         continue;
                     }
-                    if container_should_restart(self.plan.container(r), self.plan.restart_policy, code) {
+                    if container_should_restart(
+                        self.plan.container(r),
+                        self.plan.restart_policy,
+                        code,
+                    ) {
                         self.try_restart(now, r);
                     }
                     return;
@@ -691,9 +780,12 @@ impl PodMachine {
             let r = ContainerRef::Init(i);
             let c = self.plan.container(r);
             c.kind == ContainerKind::Init
-                && self.records[&r].latest().and_then(Instance::exit).is_some_and(|(_, code)| {
-                    code != 0 && !container_should_restart(c, self.plan.restart_policy, code)
-                })
+                && self.records[&r]
+                    .latest()
+                    .and_then(Instance::exit)
+                    .is_some_and(|(_, code)| {
+                        code != 0 && !container_should_restart(c, self.plan.restart_policy, code)
+                    })
         });
         if init_failed {
             return true;
@@ -702,7 +794,11 @@ impl PodMachine {
             && (0..self.plan.containers.len()).all(|i| {
                 let r = ContainerRef::Regular(i);
                 match self.records[&r].latest().and_then(Instance::exit) {
-                    Some((_, code)) => !container_should_restart(self.plan.container(r), self.plan.restart_policy, code),
+                    Some((_, code)) => !container_should_restart(
+                        self.plan.container(r),
+                        self.plan.restart_policy,
+                        code,
+                    ),
                     None => false,
                 }
             })
@@ -735,12 +831,17 @@ impl PodMachine {
         } else {
             (ProbeType::Liveness, "liveness")
         };
-        let probe_grace = c.probe(probe_type).and_then(|p| p.termination_grace_period_seconds);
+        let probe_grace = c
+            .probe(probe_type)
+            .and_then(|p| p.termination_grace_period_seconds);
         let will_restart = container_should_restart(c, self.plan.restart_policy, 1)
             || c.kind == ContainerKind::Sidecar;
         let message = match (c.kind, will_restart) {
             (ContainerKind::Sidecar, _) => format!("Init container {} failed {what} probe", c.name),
-            (_, true) => format!("Container {} failed {what} probe, will be restarted", c.name),
+            (_, true) => format!(
+                "Container {} failed {what} probe, will be restarted",
+                c.name
+            ),
             (_, false) => format!("Container {} failed {what} probe", c.name),
         };
         let g = grace::container_grace(
@@ -783,11 +884,20 @@ impl PodMachine {
                     rec.backoff_reported = Some(restart_count);
                     rec.start_error = Some((
                         "CrashLoopBackOff".into(),
-                        format!("back-off {} restarting failed container={name} pod={pod}", go_duration(backoff)),
+                        format!(
+                            "back-off {} restarting failed container={name} pod={pod}",
+                            go_duration(backoff)
+                        ),
                     ));
                 }
                 if !already {
-                    self.container_event(now, r, EventType::Warning, "BackOff", format!("Back-off restarting failed container {name} in pod {pod}"));
+                    self.container_event(
+                        now,
+                        r,
+                        EventType::Warning,
+                        "BackOff",
+                        format!("Back-off restarting failed container {name} in pod {pod}"),
+                    );
                 }
             }
         }
@@ -802,7 +912,11 @@ impl PodMachine {
         };
         let c = self.plan.container(r);
         let mut counters = BTreeMap::new();
-        for t in [ProbeType::Startup, ProbeType::Liveness, ProbeType::Readiness] {
+        for t in [
+            ProbeType::Startup,
+            ProbeType::Liveness,
+            ProbeType::Readiness,
+        ] {
             if c.probe(t).is_some() {
                 counters.insert(t, ProbeCounter::new(t));
             }
@@ -885,7 +999,13 @@ impl PodMachine {
             .map(|i| i.id)
             .collect();
         // Liveness and startup workers stop at termination start; readiness keeps running.
-        for id in self.records.values().filter_map(|r| r.latest()).map(|i| i.id).collect::<Vec<_>>() {
+        for id in self
+            .records
+            .values()
+            .filter_map(|r| r.latest())
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+        {
             self.stop_probe(id, ProbeType::Liveness);
             self.stop_probe(id, ProbeType::Startup);
         }
@@ -908,10 +1028,14 @@ impl PodMachine {
             if ordered && c.kind == ContainerKind::Sidecar {
                 prerequisites.extend(running_regular.iter().copied());
                 if let ContainerRef::Init(idx) = id.container {
-                    let next = running.iter().map(|i| i.container).filter(|r| {
-                        matches!(r, ContainerRef::Init(j) if *j > idx)
-                            && self.plan.container(*r).kind == ContainerKind::Sidecar
-                    }).min();
+                    let next = running
+                        .iter()
+                        .map(|i| i.container)
+                        .filter(|r| {
+                            matches!(r, ContainerRef::Init(j) if *j > idx)
+                                && self.plan.container(*r).kind == ContainerKind::Sidecar
+                        })
+                        .min();
                     prerequisites.extend(next);
                 }
             }
@@ -927,7 +1051,9 @@ impl PodMachine {
     fn start_kill(&mut self, now: Timestamp, id: InstanceId, grace: i64, message: String) {
         self.container_event(now, id.container, EventType::Normal, "Killing", message);
         let pre_stop: Option<HandlerPlan> = self.plan.container(id.container).pre_stop.clone();
-        let Some(i) = self.instance_mut(id) else { return };
+        let Some(i) = self.instance_mut(id) else {
+            return;
+        };
         match pre_stop {
             Some(handler) if grace > 0 => {
                 i.kill = Some(Kill {
@@ -961,7 +1087,9 @@ impl PodMachine {
 
     /// preStop returned (or its share of the grace ran out) after `elapsed` whole seconds.
     fn after_pre_stop(&mut self, now: Timestamp, id: InstanceId, elapsed: i64) {
-        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else { return };
+        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
+            return;
+        };
         k.grace = grace::remaining_grace(k.grace, elapsed);
         if !k.prerequisites.is_empty() && k.grace > 0 {
             k.stage = KillStage::Ordering {
@@ -975,8 +1103,12 @@ impl PodMachine {
     }
 
     fn progress_ordering(&mut self, now: Timestamp, id: InstanceId) {
-        let Some(k) = self.instance(id).and_then(|i| i.kill.clone()) else { return };
-        let KillStage::Ordering { since, deadline } = k.stage else { return };
+        let Some(k) = self.instance(id).and_then(|i| i.kill.clone()) else {
+            return;
+        };
+        let KillStage::Ordering { since, deadline } = k.stage else {
+            return;
+        };
         let prerequisites_done = k
             .prerequisites
             .iter()
@@ -996,7 +1128,9 @@ impl PodMachine {
             .stop_signal
             .clone()
             .unwrap_or_else(|| "SIGTERM".to_string());
-        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else { return };
+        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
+            return;
+        };
         let timeout = grace::stop_timeout(k.grace);
         k.stage = KillStage::Stopping {
             sigkill_at: now + secs(timeout),
@@ -1016,10 +1150,19 @@ impl PodMachine {
             .map(|i| i.id)
             .collect();
         for id in ids {
-            let Some(stage) = self.instance(id).and_then(|i| i.kill.as_ref()).map(|k| k.stage.clone()) else { continue };
+            let Some(stage) = self
+                .instance(id)
+                .and_then(|i| i.kill.as_ref())
+                .map(|k| k.stage.clone())
+            else {
+                continue;
+            };
             match stage {
                 KillStage::PreStop { started, deadline } if deadline <= now => {
-                    let grace = self.instance(id).and_then(|i| i.kill.as_ref()).map_or(0, |k| k.grace);
+                    let grace = self
+                        .instance(id)
+                        .and_then(|i| i.kill.as_ref())
+                        .map_or(0, |k| k.grace);
                     // Skipped preStop (deadline == started) costs nothing; a timed-out one costs the whole grace.
                     let elapsed = if deadline == started { 0 } else { grace };
                     self.after_pre_stop(now, id, elapsed);
@@ -1052,12 +1195,21 @@ impl PodMachine {
 
     /// Every container has stopped: render the terminal phase (sticky) and tear down.
     fn finish(&mut self, now: Timestamp) {
-        let ids: Vec<InstanceId> = self.records.values().filter_map(|r| r.latest()).map(|i| i.id).collect();
+        let ids: Vec<InstanceId> = self
+            .records
+            .values()
+            .filter_map(|r| r.latest())
+            .map(|i| i.id)
+            .collect();
         for id in ids {
             self.stop_probe(id, ProbeType::Readiness);
         }
         let phase = self.computed_phase(true);
-        self.terminal = Some(if phase.is_terminal() { phase } else { Phase::Failed });
+        self.terminal = Some(if phase.is_terminal() {
+            phase
+        } else {
+            Phase::Failed
+        });
         self.sandbox = SandboxState::Removing;
         self.pending.push(Action::RemoveSandbox);
         self.update_conditions(now);
@@ -1066,19 +1218,37 @@ impl PodMachine {
     // ----------------------------------------------------------------- helpers
 
     pub(crate) fn instance(&self, id: InstanceId) -> Option<&Instance> {
-        self.records.get(&id.container)?.instances.iter().rev().find(|i| i.id == id)
+        self.records
+            .get(&id.container)?
+            .instances
+            .iter()
+            .rev()
+            .find(|i| i.id == id)
     }
 
     fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
-        self.records.get_mut(&id.container)?.instances.iter_mut().rev().find(|i| i.id == id)
+        self.records
+            .get_mut(&id.container)?
+            .instances
+            .iter_mut()
+            .rev()
+            .find(|i| i.id == id)
     }
 
     /// `<pod>_<namespace>(<uid>)`, as in the kubelet's messages.
     pub(crate) fn pod_ref(&self) -> String {
-        format!("{}_{}({})", self.plan.key.name, self.plan.key.namespace, self.plan.uid)
+        format!(
+            "{}_{}({})",
+            self.plan.key.name, self.plan.key.namespace, self.plan.uid
+        )
     }
 
-    fn handler_failure_message(&self, id: InstanceId, hook: HookType, f: &HandlerFailure) -> String {
+    fn handler_failure_message(
+        &self,
+        id: InstanceId,
+        hook: HookType,
+        f: &HandlerFailure,
+    ) -> String {
         let c = self.plan.container(id.container);
         let handler = match hook {
             HookType::PostStart => c.post_start.as_ref(),
@@ -1105,7 +1275,14 @@ impl PodMachine {
         }
     }
 
-    fn event(&mut self, at: Timestamp, event_type: EventType, reason: &str, message: String, field_path: Option<String>) {
+    fn event(
+        &mut self,
+        at: Timestamp,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+        field_path: Option<String>,
+    ) {
         self.pending.push(Action::RecordEvent(EventRecord {
             at,
             event_type,
@@ -1115,7 +1292,14 @@ impl PodMachine {
         }));
     }
 
-    fn container_event(&mut self, at: Timestamp, r: ContainerRef, event_type: EventType, reason: &str, message: String) {
+    fn container_event(
+        &mut self,
+        at: Timestamp,
+        r: ContainerRef,
+        event_type: EventType,
+        reason: &str,
+        message: String,
+    ) {
         let path = r.field_path(&self.plan.container(r).name);
         self.event(at, event_type, reason, message, Some(path));
     }

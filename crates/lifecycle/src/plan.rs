@@ -292,6 +292,8 @@ impl PodPlan {
 
     /// Whether any init container is a native sidecar.
     pub fn has_sidecars(&self) -> bool {
-        self.init_containers.iter().any(|c| c.kind == ContainerKind::Sidecar)
+        self.init_containers
+            .iter()
+            .any(|c| c.kind == ContainerKind::Sidecar)
     }
 }

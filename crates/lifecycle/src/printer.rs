@@ -91,7 +91,12 @@ pub fn pod_row(pod: &Pod) -> PodRow {
         }
         if let Some(r) = terminated_reason(&state, true) {
             reason = r;
-        } else if let Some(w) = state.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty() && r != "PodInitializing") {
+        } else if let Some(w) = state
+            .waiting
+            .as_ref()
+            .and_then(|w| w.reason.clone())
+            .filter(|r| !r.is_empty() && r != "PodInitializing")
+        {
             reason = format!("Init:{w}");
         } else {
             reason = format!("Init:{i}/{init_count}");
@@ -120,7 +125,12 @@ pub fn pod_row(pod: &Pod) -> PodRow {
             restarts += s.restart_count;
             bump(last_restart(s));
             let state = s.state.clone().unwrap_or_default();
-            if let Some(w) = state.waiting.as_ref().and_then(|w| w.reason.clone()).filter(|r| !r.is_empty()) {
+            if let Some(w) = state
+                .waiting
+                .as_ref()
+                .and_then(|w| w.reason.clone())
+                .filter(|r| !r.is_empty())
+            {
                 reason = w;
             } else if let Some(r) = terminated_reason(&state, false) {
                 reason = r;

@@ -97,9 +97,18 @@ mod tests {
 
     #[test]
     fn initial_results_follow_the_kubelet() {
-        assert_eq!(ProbeCounter::new(ProbeType::Readiness).result(), ProbeResult::Failure);
-        assert_eq!(ProbeCounter::new(ProbeType::Liveness).result(), ProbeResult::Success);
-        assert_eq!(ProbeCounter::new(ProbeType::Startup).result(), ProbeResult::Unknown);
+        assert_eq!(
+            ProbeCounter::new(ProbeType::Readiness).result(),
+            ProbeResult::Failure
+        );
+        assert_eq!(
+            ProbeCounter::new(ProbeType::Liveness).result(),
+            ProbeResult::Success
+        );
+        assert_eq!(
+            ProbeCounter::new(ProbeType::Startup).result(),
+            ProbeResult::Unknown
+        );
     }
 
     #[test]
@@ -137,7 +146,10 @@ mod tests {
         let p = probe(2, 3);
         let mut c = ProbeCounter::new(ProbeType::Readiness);
         assert_eq!(c.record(&p, &ProbeOutcome::Success), None);
-        assert_eq!(c.record(&p, &ProbeOutcome::Warning("w".into())), Some(ProbeResult::Success));
+        assert_eq!(
+            c.record(&p, &ProbeOutcome::Warning("w".into())),
+            Some(ProbeResult::Success)
+        );
         assert_eq!(c.record(&p, &ProbeOutcome::Success), None);
     }
 
@@ -145,6 +157,9 @@ mod tests {
     fn readiness_first_success_flips_to_ready_with_threshold_one() {
         let p = probe(1, 3);
         let mut c = ProbeCounter::new(ProbeType::Readiness);
-        assert_eq!(c.record(&p, &ProbeOutcome::Success), Some(ProbeResult::Success));
+        assert_eq!(
+            c.record(&p, &ProbeOutcome::Success),
+            Some(ProbeResult::Success)
+        );
     }
 }

@@ -32,7 +32,11 @@ pub fn container_id(uid: &str, name: &str, restart_count: i32) -> String {
 }
 
 impl PodMachine {
-    fn terminated_state(&self, c: &ContainerPlan, i: &Instance) -> Option<ContainerStateTerminated> {
+    fn terminated_state(
+        &self,
+        c: &ContainerPlan,
+        i: &Instance,
+    ) -> Option<ContainerStateTerminated> {
         let InstanceState::Exited {
             finished_at,
             exit_code,
@@ -85,10 +89,11 @@ impl PodMachine {
             ..Default::default()
         };
         let last_terminated = |i: Option<&Instance>| {
-            i.and_then(|i| self.terminated_state(c, i)).map(|t| ContainerState {
-                terminated: Some(t),
-                ..Default::default()
-            })
+            i.and_then(|i| self.terminated_state(c, i))
+                .map(|t| ContainerState {
+                    terminated: Some(t),
+                    ..Default::default()
+                })
         };
         let Some(latest) = rec.latest() else {
             s.state = Some(match &rec.start_error {
@@ -119,7 +124,11 @@ impl PodMachine {
                 s.started = Some(false);
             }
             InstanceState::Running => {
-                s.container_id = Some(container_id(&self.plan.uid, &c.name, latest.id.restart_count));
+                s.container_id = Some(container_id(
+                    &self.plan.uid,
+                    &c.name,
+                    latest.id.restart_count,
+                ));
                 s.state = Some(ContainerState {
                     running: Some(ContainerStateRunning {
                         started_at: latest.started_at.map(|t| self.wall.k8s_time(t)),
@@ -131,7 +140,11 @@ impl PodMachine {
                 s.ready = latest.ready;
             }
             InstanceState::Exited { exit_code, .. } => {
-                s.container_id = Some(container_id(&self.plan.uid, &c.name, latest.id.restart_count));
+                s.container_id = Some(container_id(
+                    &self.plan.uid,
+                    &c.name,
+                    latest.id.restart_count,
+                ));
                 let restarting = self.will_restart(c, *exit_code);
                 match (&rec.start_error, restarting) {
                     (Some((reason, message)), true) => {
@@ -160,7 +173,7 @@ impl PodMachine {
     /// Statuses in spec order: (init containers, regular containers).
     fn statuses(&self) -> (Vec<ContainerStatus>, Vec<ContainerStatus>) {
         let init = (0..self.plan.init_containers.len())
-            .map(|i| ContainerRef::Init(i))
+            .map(ContainerRef::Init)
             .map(|r| self.container_status(r, &self.records[&r]))
             .collect();
         let regular = (0..self.plan.containers.len())
@@ -184,7 +197,9 @@ impl PodMachine {
         let (init, regular) = self.statuses();
         let init: Vec<_> = init.iter().map(Some).collect();
         let regular: Vec<_> = regular.iter().map(Some).collect();
-        let phase = self.terminal.unwrap_or_else(|| compute_phase(&self.plan, &init, &regular, false));
+        let phase = self
+            .terminal
+            .unwrap_or_else(|| compute_phase(&self.plan, &init, &regular, false));
         let sandbox_ready = matches!(self.sandbox, SandboxState::Ready { .. });
         let containers_ready = conditions::containers_ready(&self.plan, &init, &regular, phase);
         vec![
@@ -199,7 +214,10 @@ impl PodMachine {
     /// Records `lastTransitionTime` for conditions whose status flipped.
     pub(crate) fn update_conditions(&mut self, now: Timestamp) {
         for c in self.condition_values() {
-            let entry = self.conditions.entry(c.condition_type).or_insert((c.status, now));
+            let entry = self
+                .conditions
+                .entry(c.condition_type)
+                .or_insert((c.status, now));
             if entry.0 != c.status {
                 *entry = (c.status, now);
             }
@@ -217,7 +235,10 @@ impl PodMachine {
                         terminated: Some(ContainerStateTerminated {
                             exit_code: 137,
                             reason: Some("ContainerStatusUnknown".into()),
-                            message: Some("The container could not be located when the pod was terminated".into()),
+                            message: Some(
+                                "The container could not be located when the pod was terminated"
+                                    .into(),
+                            ),
                             ..Default::default()
                         }),
                         ..Default::default()
@@ -230,7 +251,8 @@ impl PodMachine {
         let phase = {
             let i: Vec<_> = init.iter().map(Some).collect();
             let r: Vec<_> = regular.iter().map(Some).collect();
-            self.terminal.unwrap_or_else(|| compute_phase(&self.plan, &i, &r, false))
+            self.terminal
+                .unwrap_or_else(|| compute_phase(&self.plan, &i, &r, false))
         };
         let conditions = self
             .condition_values()
@@ -281,8 +303,13 @@ impl PodMachine {
 /// `status.qosClass` (pkg/apis/core/v1/helper/qos): BestEffort without any request or limit,
 /// Guaranteed when every container's cpu and memory limits equal its requests, else Burstable.
 pub fn qos_class(pod: &Pod) -> &'static str {
-    let Some(spec) = &pod.spec else { return "BestEffort" };
-    let all = spec.containers.iter().chain(spec.init_containers.iter().flatten());
+    let Some(spec) = &pod.spec else {
+        return "BestEffort";
+    };
+    let all = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten());
     let mut any = false;
     let mut guaranteed = true;
     for c in all {

@@ -74,7 +74,8 @@ pub struct WallClock {
 impl WallClock {
     /// The wall-clock time of `t`.
     pub fn at(&self, t: Timestamp) -> jiff::Timestamp {
-        let span = jiff::SignedDuration::try_from(t.since_start()).unwrap_or(jiff::SignedDuration::MAX);
+        let span =
+            jiff::SignedDuration::try_from(t.since_start()).unwrap_or(jiff::SignedDuration::MAX);
         self.epoch.checked_add(span).unwrap_or(self.epoch)
     }
 

@@ -11,7 +11,13 @@ use support::*;
 #[test]
 fn single_container_completes_and_pod_succeeds() {
     let p = plan(vec![], vec![regular("app")], RestartPolicy::Never, 30);
-    let mut sim = Sim::new(p).behave("app", Behaviour { exits: Some((s(2), 0)), ..Default::default() });
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            exits: Some((s(2), 0)),
+            ..Default::default()
+        },
+    );
     sim.run(s(60));
     insta_like(&sim.timeline(), "
      0.0 event Normal Scheduled: Successfully assigned default/web to node
@@ -26,24 +32,49 @@ fn single_container_completes_and_pod_succeeds() {
 }
 
 fn insta_like(actual: &str, expected: &str) {
-    let norm = |s: &str| s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n");
+    let norm = |s: &str| {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let (a, e) = (norm(actual), norm(expected));
-    assert!(a == e, "timeline differs.\n--- expected\n{e}\n--- actual\n{a}\n");
+    assert!(
+        a == e,
+        "timeline differs.\n--- expected\n{e}\n--- actual\n{a}\n"
+    );
 }
 
 const NOISE: &[&str] = &["Scheduled", "Pulled", "Created", "Started"];
 
-fn with_pre_stop(mut c: podvisor_lifecycle::plan::ContainerPlan) -> podvisor_lifecycle::plan::ContainerPlan {
+fn with_pre_stop(
+    mut c: podvisor_lifecycle::plan::ContainerPlan,
+) -> podvisor_lifecycle::plan::ContainerPlan {
     c.pre_stop = Some(exec("sleep 10"));
     c
 }
 
 #[test]
 fn pre_stop_and_sigterm_are_sequential_and_share_the_grace_period() {
-    let p = plan(vec![], vec![with_pre_stop(regular("app"))], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("app", Behaviour { pre_stop: (ms(12_500), true), on_term: Some((s(1), 0)), ..Default::default() });
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (ms(12_500), true),
+            on_term: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
     sim.delete(s(5), None).run(s(120));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start app #0
      5.0 delete grace=None
@@ -51,16 +82,32 @@ fn pre_stop_and_sigterm_are_sequential_and_share_the_grace_period() {
      5.0 app PreStop run
     17.5 app SIGTERM
     18.5 app exited 0
-    18.5 sandbox remove");
+    18.5 sandbox remove",
+    );
     assert_eq!(sim.machine.status().phase.as_deref(), Some("Succeeded"));
 }
 
 #[test]
-fn pre_stop_outliving_the_grace_period_gets_sigterm_at_the_deadline_and_sigkill_two_seconds_later() {
-    let p = plan(vec![], vec![with_pre_stop(regular("app"))], RestartPolicy::Always, 10);
-    let mut sim = Sim::new(p).behave("app", Behaviour { pre_stop: (s(100), true), on_term: None, ..Default::default() });
+fn pre_stop_outliving_the_grace_period_gets_sigterm_at_the_deadline_and_sigkill_two_seconds_later()
+{
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        10,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
     sim.delete(s(1), None).run(s(120));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start app #0
      1.0 delete grace=None
@@ -69,16 +116,25 @@ fn pre_stop_outliving_the_grace_period_gets_sigterm_at_the_deadline_and_sigkill_
     11.0 app SIGTERM
     13.0 app SIGKILL
     13.0 app exited 137 signal 9
-    13.0 sandbox remove");
+    13.0 sandbox remove",
+    );
     assert_eq!(sim.machine.status().phase.as_deref(), Some("Failed"));
 }
 
 #[test]
 fn sh_as_pid_1_ignores_sigterm_and_dies_at_sigkill_after_the_whole_grace_period() {
     let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("app", Behaviour { on_term: None, ..Default::default() });
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            on_term: None,
+            ..Default::default()
+        },
+    );
     sim.delete(s(2), None).run(s(120));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start app #0
      2.0 delete grace=None
@@ -86,15 +142,30 @@ fn sh_as_pid_1_ignores_sigterm_and_dies_at_sigkill_after_the_whole_grace_period(
      2.0 app SIGTERM
     32.0 app SIGKILL
     32.0 app exited 137 signal 9
-    32.0 sandbox remove");
+    32.0 sandbox remove",
+    );
 }
 
 #[test]
 fn force_delete_gives_pre_stop_one_second_and_sigterm_two() {
-    let p = plan(vec![], vec![with_pre_stop(regular("app"))], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("app", Behaviour { pre_stop: (s(100), true), on_term: None, ..Default::default() });
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
     sim.delete(s(1), Some(0)).run(s(120));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start app #0
      1.0 delete grace=Some(0)
@@ -103,23 +174,38 @@ fn force_delete_gives_pre_stop_one_second_and_sigterm_two() {
      2.0 app SIGTERM
      4.0 app SIGKILL
      4.0 app exited 137 signal 9
-     4.0 sandbox remove");
+     4.0 sandbox remove",
+    );
 }
 
 #[test]
 fn the_second_container_is_created_only_after_the_first_ones_post_start_returned() {
     let mut a = regular("first");
     a.post_start = Some(exec("sleep 3"));
-    let p = plan(vec![], vec![a, regular("second")], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("first", Behaviour { post_start: (s(3), true), ..Default::default() });
+    let p = plan(
+        vec![],
+        vec![a, regular("second")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "first",
+        Behaviour {
+            post_start: (s(3), true),
+            ..Default::default()
+        },
+    );
     sim.run(s(10));
-    insta_like(&sim.lines_without(&["Scheduled", "Pulled", "Created"]), "
+    insta_like(
+        &sim.lines_without(&["Scheduled", "Pulled", "Created"]),
+        "
      0.0 sandbox create
      0.0 start first #0
      0.0 event Normal Started spec.containers{first}: Container started
      0.0 first PostStart run
      3.0 start second #0
-     3.0 event Normal Started spec.containers{second}: Container started");
+     3.0 event Normal Started spec.containers{second}: Container started",
+    );
 }
 
 #[test]
@@ -128,10 +214,20 @@ fn post_start_failure_kills_through_the_normal_path_and_restarts() {
     a.post_start = Some(exec("exit 1"));
     let p = plan(vec![], vec![a], RestartPolicy::Always, 30);
     let mut sim = Sim::new(p)
-        .behave("app", Behaviour { post_start: (s(1), false), pre_stop: (s(2), true), on_term: Some((ms(100), 143)), ..Default::default() })
+        .behave(
+            "app",
+            Behaviour {
+                post_start: (s(1), false),
+                pre_stop: (s(2), true),
+                on_term: Some((ms(100), 143)),
+                ..Default::default()
+            },
+        )
         .behave_instance("app", 1, Behaviour::default());
     sim.run(s(10));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start app #0
      0.0 app PostStart run
@@ -141,15 +237,27 @@ fn post_start_failure_kills_through_the_normal_path_and_restarts() {
      3.0 app SIGTERM
      3.1 app exited 143
      3.1 start app #1
-     3.1 app PostStart run");
+     3.1 app PostStart run",
+    );
 }
 
 #[test]
 fn crash_loop_back_off_restarts_at_0_10_20_40_seconds() {
     let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("app", Behaviour { exits: Some((s(1), 1)), ..Default::default() });
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            exits: Some((s(1), 1)),
+            ..Default::default()
+        },
+    );
     sim.run(s(80));
-    let starts: Vec<String> = sim.lines.iter().filter(|l| l.contains("start app") || l.contains("BackOff")).map(|l| l.trim().to_string()).collect();
+    let starts: Vec<String> = sim
+        .lines
+        .iter()
+        .filter(|l| l.contains("start app") || l.contains("BackOff"))
+        .map(|l| l.trim().to_string())
+        .collect();
     assert_eq!(starts, vec![
         "0.0 start app #0",
         "1.0 start app #1",
@@ -162,48 +270,115 @@ fn crash_loop_back_off_restarts_at_0_10_20_40_seconds() {
         "75.0 event Warning BackOff spec.containers{app}: Back-off restarting failed container app in pod web_default(uid-1)",
     ]);
     // In back-off the container waits with the kubelet's reason and message.
-    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Always, 30)).behave("app", Behaviour { exits: Some((s(1), 1)), ..Default::default() });
+    let mut sim = Sim::new(plan(
+        vec![],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    ))
+    .behave(
+        "app",
+        Behaviour {
+            exits: Some((s(1), 1)),
+            ..Default::default()
+        },
+    );
     sim.run(s(5));
     let st = sim.machine.status();
     let cs = &st.container_statuses.unwrap()[0];
     let w = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
     assert_eq!(w.reason.as_deref(), Some("CrashLoopBackOff"));
-    assert_eq!(w.message.as_deref(), Some("back-off 10s restarting failed container=app pod=web_default(uid-1)"));
+    assert_eq!(
+        w.message.as_deref(),
+        Some("back-off 10s restarting failed container=app pod=web_default(uid-1)")
+    );
     assert_eq!(cs.restart_count, 1);
-    assert_eq!(cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap().exit_code, 1);
+    assert_eq!(
+        cs.last_state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        1
+    );
     assert_eq!(st.phase.as_deref(), Some("Running"));
 }
 
 #[test]
 fn init_containers_run_serially_before_regular_containers() {
-    let p = plan(vec![init("init-a"), init("init-b")], vec![regular("app")], RestartPolicy::Always, 30);
+    let p = plan(
+        vec![init("init-a"), init("init-b")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
     let mut sim = Sim::new(p)
-        .behave("init-a", Behaviour { exits: Some((s(1), 0)), ..Default::default() })
-        .behave("init-b", Behaviour { exits: Some((s(2), 0)), ..Default::default() });
+        .behave(
+            "init-a",
+            Behaviour {
+                exits: Some((s(1), 0)),
+                ..Default::default()
+            },
+        )
+        .behave(
+            "init-b",
+            Behaviour {
+                exits: Some((s(2), 0)),
+                ..Default::default()
+            },
+        );
     sim.run(s(10));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start init-a #0
      1.0 init-a exited 0
      1.0 start init-b #0
      3.0 init-b exited 0
-     3.0 start app #0");
+     3.0 start app #0",
+    );
     let st = sim.machine.status();
     assert_eq!(st.phase.as_deref(), Some("Running"));
     let init = st.init_container_statuses.unwrap();
-    assert!(init.iter().all(|s| s.ready && s.state.as_ref().unwrap().terminated.as_ref().unwrap().reason.as_deref() == Some("Completed")));
+    assert!(init.iter().all(|s| s.ready
+        && s.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .reason
+            .as_deref()
+            == Some("Completed")));
 }
 
 #[test]
 fn a_failed_init_container_with_restart_policy_never_fails_the_pod() {
-    let p = plan(vec![init("init")], vec![regular("app")], RestartPolicy::Never, 30);
-    let mut sim = Sim::new(p).behave("init", Behaviour { exits: Some((s(1), 3)), ..Default::default() });
+    let p = plan(
+        vec![init("init")],
+        vec![regular("app")],
+        RestartPolicy::Never,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "init",
+        Behaviour {
+            exits: Some((s(1), 3)),
+            ..Default::default()
+        },
+    );
     sim.run(s(10));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start init #0
      1.0 init exited 3
-     1.0 sandbox remove");
+     1.0 sandbox remove",
+    );
     let st = sim.machine.status();
     assert_eq!(st.phase.as_deref(), Some("Failed"));
 }
@@ -213,9 +388,19 @@ fn liveness_failure_at_threshold_kills_with_pre_stop_and_restarts() {
     let mut a = with_pre_stop(regular("app"));
     a.liveness_probe = Some(probe(10, 3));
     let p = plan(vec![], vec![a], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("app", Behaviour { pre_stop: (s(1), true), ..Default::default() });
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(1), true),
+            ..Default::default()
+        },
+    );
     sim.probe_script = Some(Box::new(|_, _, restart, attempt| {
-        if restart == 0 && attempt >= 1 { ProbeOutcome::Failure("boom".into()) } else { ProbeOutcome::Success }
+        if restart == 0 && attempt >= 1 {
+            ProbeOutcome::Failure("boom".into())
+        } else {
+            ProbeOutcome::Success
+        }
     }));
     sim.run(s(41));
     insta_like(&sim.lines_without(NOISE), "
@@ -241,16 +426,46 @@ fn sidecars_start_in_order_and_stop_after_the_main_container_in_reverse_order() 
     startup.period_seconds = 1;
     let mut mesh = sidecar("mesh");
     mesh.startup_probe = Some(startup);
-    let p = plan(vec![log, mesh], vec![with_pre_stop(regular("app"))], RestartPolicy::Always, 30);
+    let p = plan(
+        vec![log, mesh],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
     let mut sim = Sim::new(p)
-        .behave("app", Behaviour { pre_stop: (s(3), true), on_term: Some((s(1), 0)), ..Default::default() })
-        .behave("log", Behaviour { pre_stop: (s(1), true), ..Default::default() })
-        .behave("mesh", Behaviour { on_term: Some((ms(500), 0)), ..Default::default() });
+        .behave(
+            "app",
+            Behaviour {
+                pre_stop: (s(3), true),
+                on_term: Some((s(1), 0)),
+                ..Default::default()
+            },
+        )
+        .behave(
+            "log",
+            Behaviour {
+                pre_stop: (s(1), true),
+                ..Default::default()
+            },
+        )
+        .behave(
+            "mesh",
+            Behaviour {
+                on_term: Some((ms(500), 0)),
+                ..Default::default()
+            },
+        );
     sim.probe_script = Some(Box::new(|name, _, _, attempt| {
-        if name == "mesh" && attempt < 2 { ProbeOutcome::Failure("not yet".into()) } else { ProbeOutcome::Success }
+        if name == "mesh" && attempt < 2 {
+            ProbeOutcome::Failure("not yet".into())
+        } else {
+            ProbeOutcome::Success
+        }
     }));
     sim.delete(s(5), None).run(s(60));
-    insta_like(&sim.lines_without(NOISE), "
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
      0.0 sandbox create
      0.0 start log #0
      0.0 start mesh #0
@@ -270,7 +485,8 @@ fn sidecars_start_in_order_and_stop_after_the_main_container_in_reverse_order() 
      9.5 mesh exited 0
      9.5 log SIGTERM
      9.5 log exited 143
-     9.5 sandbox remove");
+     9.5 sandbox remove",
+    );
     assert_eq!(sim.machine.status().phase.as_deref(), Some("Succeeded"));
 }
 
@@ -280,9 +496,22 @@ fn readiness_gates_the_ready_condition_and_deletion_alone_does_not_flip_it() {
     a.readiness_probe = Some(probe(5, 1));
     let p = plan(vec![], vec![a], RestartPolicy::Always, 30);
     let mut sim = Sim::new(p);
-    sim.probe_script = Some(Box::new(|_, _, _, attempt| if attempt == 0 { ProbeOutcome::Failure("503".into()) } else { ProbeOutcome::Success }));
+    sim.probe_script = Some(Box::new(|_, _, _, attempt| {
+        if attempt == 0 {
+            ProbeOutcome::Failure("503".into())
+        } else {
+            ProbeOutcome::Success
+        }
+    }));
     let ready = |sim: &Sim| {
-        sim.machine.status().conditions.unwrap().into_iter().find(|c| c.type_ == "Ready").unwrap().status
+        sim.machine
+            .status()
+            .conditions
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_ == "Ready")
+            .unwrap()
+            .status
     };
     sim.run(s(1));
     assert_eq!(ready(&sim), "False");
@@ -296,7 +525,9 @@ fn readiness_gates_the_ready_condition_and_deletion_alone_does_not_flip_it() {
 fn kubectl_status(sim: &Sim) -> (String, String, i32) {
     let mut pod = sim.machine.pod();
     if sim.machine.is_deleting() {
-        pod.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
+        pod.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+        );
     }
     let row = podvisor_lifecycle::printer::pod_row(&pod);
     (row.ready, row.status, row.restarts)
@@ -305,8 +536,34 @@ fn kubectl_status(sim: &Sim) -> (String, String, i32) {
 #[test]
 fn kubectl_status_column_follows_print_pod() {
     // Initializing: Init:0/2, then Init:1/2.
-    let p = plan(vec![init("a"), init("b")], vec![regular("app")], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("a", Behaviour { exits: Some((s(2), 0)), ..Default::default() }).behave("b", Behaviour { exits: Some((s(2), 0)), ..Default::default() }).behave("app", Behaviour { on_term: None, ..Default::default() });
+    let p = plan(
+        vec![init("a"), init("b")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p)
+        .behave(
+            "a",
+            Behaviour {
+                exits: Some((s(2), 0)),
+                ..Default::default()
+            },
+        )
+        .behave(
+            "b",
+            Behaviour {
+                exits: Some((s(2), 0)),
+                ..Default::default()
+            },
+        )
+        .behave(
+            "app",
+            Behaviour {
+                on_term: None,
+                ..Default::default()
+            },
+        );
     sim.run(s(1));
     assert_eq!(kubectl_status(&sim), ("0/1".into(), "Init:0/2".into(), 0));
     sim.run(s(3));
@@ -317,22 +574,63 @@ fn kubectl_status_column_follows_print_pod() {
     assert_eq!(kubectl_status(&sim).1, "Terminating");
 
     // A failing init container in back-off.
-    let p = plan(vec![init("a")], vec![regular("app")], RestartPolicy::Always, 30);
-    let mut sim = Sim::new(p).behave("a", Behaviour { exits: Some((s(1), 1)), ..Default::default() });
+    let p = plan(
+        vec![init("a")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "a",
+        Behaviour {
+            exits: Some((s(1), 1)),
+            ..Default::default()
+        },
+    );
     sim.run(s(3));
-    assert_eq!(kubectl_status(&sim), ("0/1".into(), "Init:CrashLoopBackOff".into(), 1));
+    assert_eq!(
+        kubectl_status(&sim),
+        ("0/1".into(), "Init:CrashLoopBackOff".into(), 1)
+    );
 
     // Completed and Error.
-    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Never, 30)).behave("app", Behaviour { exits: Some((s(1), 0)), ..Default::default() });
+    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Never, 30)).behave(
+        "app",
+        Behaviour {
+            exits: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
     sim.run(s(3));
     assert_eq!(kubectl_status(&sim), ("0/1".into(), "Completed".into(), 0));
-    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Never, 30)).behave("app", Behaviour { exits: Some((s(1), 2)), ..Default::default() });
+    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Never, 30)).behave(
+        "app",
+        Behaviour {
+            exits: Some((s(1), 2)),
+            ..Default::default()
+        },
+    );
     sim.run(s(3));
     assert_eq!(kubectl_status(&sim), ("0/1".into(), "Error".into(), 0));
     assert_eq!(sim.machine.status().phase.as_deref(), Some("Failed"));
 
     // CrashLoopBackOff.
-    let mut sim = Sim::new(plan(vec![], vec![regular("app")], RestartPolicy::Always, 30)).behave("app", Behaviour { exits: Some((s(1), 2)), ..Default::default() });
+    let mut sim = Sim::new(plan(
+        vec![],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    ))
+    .behave(
+        "app",
+        Behaviour {
+            exits: Some((s(1), 2)),
+            ..Default::default()
+        },
+    );
     sim.run(s(3));
-    assert_eq!(kubectl_status(&sim), ("0/1".into(), "CrashLoopBackOff".into(), 1));
+    assert_eq!(
+        kubectl_status(&sim),
+        ("0/1".into(), "CrashLoopBackOff".into(), 1)
+    );
 }

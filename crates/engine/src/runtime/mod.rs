@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use podvisor_lifecycle::plan::PodKey;
 
+pub mod fake;
 pub mod linux;
 
 /// Opaque id of a pod sandbox, unique for the runtime's lifetime.

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Lifecycle, LifecycleHandler, Pod, PodSpec, ExecAction};
+use k8s_openapi::api::core::v1::{
+    Container, ExecAction, Lifecycle, LifecycleHandler, Pod, PodSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podvisor_lifecycle::action::Action;
 use podvisor_lifecycle::machine::{NodeInfo, PodMachine};
@@ -116,7 +118,10 @@ impl Sim {
     }
 
     fn log(&mut self, what: String) {
-        self.lines.push(format!("{:>8} {what}", format!("{:.1}", self.now.since_start().as_secs_f64())));
+        self.lines.push(format!(
+            "{:>8} {what}",
+            format!("{:.1}", self.now.since_start().as_secs_f64())
+        ));
     }
 
     /// Schedules an exit; the first exit delivered for an instance wins.
@@ -138,11 +143,20 @@ impl Sim {
         match a {
             Action::CreateSandbox => {
                 self.log("sandbox create".into());
-                self.push(now, Observation::SandboxReady { pod_ip: "127.244.0.2".into() });
+                self.push(
+                    now,
+                    Observation::SandboxReady {
+                        pod_ip: "127.244.0.2".into(),
+                    },
+                );
             }
             Action::RemoveSandbox => self.log("sandbox remove".into()),
             Action::StartContainer { instance } => {
-                self.log(format!("start {} #{}", self.name(instance), instance.restart_count));
+                self.log(format!(
+                    "start {} #{}",
+                    self.name(instance),
+                    instance.restart_count
+                ));
                 self.alive.insert(instance, true);
                 self.push(now, Observation::ContainerCreated { instance });
                 self.push(now, Observation::ContainerStarted { instance, at: now });
@@ -160,9 +174,19 @@ impl Sim {
                 let result = if ok {
                     Ok(())
                 } else {
-                    Err(HandlerFailure { error: "command 'false' exited with 1: ".into(), output: String::new() })
+                    Err(HandlerFailure {
+                        error: "command 'false' exited with 1: ".into(),
+                        output: String::new(),
+                    })
                 };
-                self.push(now + d, Observation::HookFinished { instance, hook, result });
+                self.push(
+                    now + d,
+                    Observation::HookFinished {
+                        instance,
+                        hook,
+                        result,
+                    },
+                );
             }
             Action::Signal { instance, signal } => {
                 self.log(format!("{} {signal}", self.name(instance)));
@@ -175,16 +199,31 @@ impl Sim {
                     self.exit(instance, now + d, code, None);
                 }
             }
-            Action::StartProbe { instance, probe_type } => {
-                self.log(format!("{} {:?} probe start", self.name(instance), probe_type));
+            Action::StartProbe {
+                instance,
+                probe_type,
+            } => {
+                self.log(format!(
+                    "{} {:?} probe start",
+                    self.name(instance),
+                    probe_type
+                ));
                 self.probes.insert((instance, probe_type), (now, 0, true));
             }
-            Action::StopProbe { instance, probe_type } => {
+            Action::StopProbe {
+                instance,
+                probe_type,
+            } => {
                 self.probes.remove(&(instance, probe_type));
             }
             Action::RecordEvent(e) => {
                 let c = e.field_path.map(|p| format!(" {p}")).unwrap_or_default();
-                self.log(format!("event {} {}{c}: {}", e.event_type.as_str(), e.reason, e.message));
+                self.log(format!(
+                    "event {} {}{c}: {}",
+                    e.event_type.as_str(),
+                    e.reason,
+                    e.message
+                ));
             }
         }
     }
@@ -207,7 +246,12 @@ impl Sim {
                 consider(*t);
             }
             for ((id, pt), (started, n, _)) in &self.probes {
-                let p = self.machine.plan().container(id.container).probe(*pt).unwrap();
+                let p = self
+                    .machine
+                    .plan()
+                    .container(id.container)
+                    .probe(*pt)
+                    .unwrap();
                 consider(*started + p.period() * *n);
             }
             let Some(mut t) = next else { break };
@@ -221,7 +265,11 @@ impl Sim {
             // Deliver due observations in order.
             self.queue.sort_by_key(|(t, s, _)| (*t, *s));
             let due: Vec<_> = {
-                let n = self.queue.iter().take_while(|(t, _, _)| *t <= self.now).count();
+                let n = self
+                    .queue
+                    .iter()
+                    .take_while(|(t, _, _)| *t <= self.now)
+                    .count();
                 self.queue.drain(..n).collect()
             };
             for (_, _, obs) in due {
@@ -232,16 +280,29 @@ impl Sim {
                 .probes
                 .iter()
                 .filter(|((id, pt), (st, n, _))| {
-                    let p = self.machine.plan().container(id.container).probe(*pt).unwrap();
+                    let p = self
+                        .machine
+                        .plan()
+                        .container(id.container)
+                        .probe(*pt)
+                        .unwrap();
                     *st + p.period() * *n <= self.now
                 })
                 .map(|(k, _)| *k)
                 .collect();
             for (id, pt) in due {
-                let Some(entry) = self.probes.get_mut(&(id, pt)) else { continue };
+                let Some(entry) = self.probes.get_mut(&(id, pt)) else {
+                    continue;
+                };
                 let attempt = entry.1;
                 entry.1 += 1;
-                let p = self.machine.plan().container(id.container).probe(pt).unwrap().clone();
+                let p = self
+                    .machine
+                    .plan()
+                    .container(id.container)
+                    .probe(pt)
+                    .unwrap()
+                    .clone();
                 let since = self.now.whole_seconds_since(entry.0);
                 if since < p.initial_delay_seconds {
                     continue;
@@ -251,14 +312,27 @@ impl Sim {
                     Some(f) => f(&name, pt, id.restart_count, attempt),
                     None => ProbeOutcome::Success,
                 };
-                self.machine.observe(self.now, Observation::ProbeResult { instance: id, probe_type: pt, outcome });
+                self.machine.observe(
+                    self.now,
+                    Observation::ProbeResult {
+                        instance: id,
+                        probe_type: pt,
+                        outcome,
+                    },
+                );
             }
         }
         self
     }
 
     fn deliver(&mut self, obs: Observation) {
-        if let Observation::ContainerExited { instance, exit_code, signal, .. } = &obs {
+        if let Observation::ContainerExited {
+            instance,
+            exit_code,
+            signal,
+            ..
+        } = &obs
+        {
             if self.alive.get(instance) != Some(&true) {
                 return;
             }
@@ -273,7 +347,12 @@ impl Sim {
         self.run(at);
         self.now = Timestamp::ZERO + at;
         self.log(format!("delete grace={grace:?}"));
-        self.machine.observe(self.now, Observation::DeleteRequested { grace_period_seconds: grace });
+        self.machine.observe(
+            self.now,
+            Observation::DeleteRequested {
+                grace_period_seconds: grace,
+            },
+        );
         self
     }
 
@@ -285,7 +364,11 @@ impl Sim {
     pub fn lines_without(&self, reasons: &[&str]) -> String {
         self.lines
             .iter()
-            .filter(|l| !reasons.iter().any(|r| l.contains(&format!(" {r} ")) || l.contains(&format!(" {r}:"))))
+            .filter(|l| {
+                !reasons
+                    .iter()
+                    .any(|r| l.contains(&format!(" {r} ")) || l.contains(&format!(" {r}:")))
+            })
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")
@@ -309,7 +392,11 @@ pub fn container(name: &str, kind: ContainerKind, r: ContainerRef) -> ContainerP
         startup_probe: None,
         liveness_probe: None,
         readiness_probe: None,
-        restart_policy: if kind == ContainerKind::Sidecar { Some(RestartPolicy::Always) } else { None },
+        restart_policy: if kind == ContainerKind::Sidecar {
+            Some(RestartPolicy::Always)
+        } else {
+            None
+        },
         termination_message_path: "/dev/termination-log".into(),
         termination_message_policy: TerminationMessagePolicy::File,
         volume_mounts: vec![],
@@ -318,7 +405,9 @@ pub fn container(name: &str, kind: ContainerKind, r: ContainerRef) -> ContainerP
 }
 
 pub fn exec(cmd: &str) -> HandlerPlan {
-    HandlerPlan::Exec { command: vec!["sh".into(), "-c".into(), cmd.into()] }
+    HandlerPlan::Exec {
+        command: vec!["sh".into(), "-c".into(), cmd.into()],
+    }
 }
 
 pub fn probe(period: i64, failure_threshold: i64) -> ProbePlan {
@@ -333,7 +422,12 @@ pub fn probe(period: i64, failure_threshold: i64) -> ProbePlan {
     }
 }
 
-pub fn plan(init: Vec<ContainerPlan>, regular: Vec<ContainerPlan>, policy: RestartPolicy, grace: i64) -> PodPlan {
+pub fn plan(
+    init: Vec<ContainerPlan>,
+    regular: Vec<ContainerPlan>,
+    policy: RestartPolicy,
+    grace: i64,
+) -> PodPlan {
     let mut init = init;
     let mut regular = regular;
     for (i, c) in init.iter_mut().enumerate() {
@@ -346,13 +440,23 @@ pub fn plan(init: Vec<ContainerPlan>, regular: Vec<ContainerPlan>, policy: Resta
         name: c.name.clone(),
         image: Some(c.image.clone()),
         lifecycle: c.pre_stop.as_ref().map(|_| Lifecycle {
-            pre_stop: Some(LifecycleHandler { exec: Some(ExecAction { command: Some(vec!["true".into()]) }), ..Default::default() }),
+            pre_stop: Some(LifecycleHandler {
+                exec: Some(ExecAction {
+                    command: Some(vec!["true".into()]),
+                }),
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
     };
     let pod = Pod {
-        metadata: ObjectMeta { name: Some("web".into()), namespace: Some("default".into()), uid: Some("uid-1".into()), ..Default::default() },
+        metadata: ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("default".into()),
+            uid: Some("uid-1".into()),
+            ..Default::default()
+        },
         spec: Some(PodSpec {
             containers: regular.iter().map(to_api).collect(),
             init_containers: (!init.is_empty()).then(|| init.iter().map(to_api).collect()),
@@ -361,7 +465,10 @@ pub fn plan(init: Vec<ContainerPlan>, regular: Vec<ContainerPlan>, policy: Resta
         status: None,
     };
     PodPlan {
-        key: PodKey { namespace: "default".into(), name: "web".into() },
+        key: PodKey {
+            namespace: "default".into(),
+            name: "web".into(),
+        },
         uid: "uid-1".into(),
         pod,
         restart_policy: policy,

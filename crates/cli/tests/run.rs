@@ -1,0 +1,393 @@
+//! End-to-end tests of `podvisor run` with real processes: marker files written by containers
+//! and hooks, and the final Pod/Event objects from `-o json`, checked with tolerances.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Run {
+    out: Output,
+    list: Value,
+    took: Duration,
+}
+
+impl Run {
+    fn code(&self) -> i32 {
+        self.out.status.code().unwrap_or(-1)
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    fn pod(&self, name: &str) -> &Value {
+        self.list["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["kind"] == "Pod" && i["metadata"]["name"] == name))
+            .unwrap_or_else(|| panic!("pod {name} not in output; stderr:\n{}", self.stderr()))
+    }
+    fn events(&self, reason: &str) -> Vec<&Value> {
+        self.list["items"]
+            .as_array()
+            .map(|items| items.iter().filter(|i| i["kind"] == "Event" && i["reason"] == reason).collect())
+            .unwrap_or_default()
+    }
+    fn container(&self, pod: &str, name: &str) -> &Value {
+        self.pod(pod)["status"]["containerStatuses"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .unwrap_or_else(|| panic!("container {name} not in status; stderr:\n{}", self.stderr()))
+    }
+}
+
+fn podvisor() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_podvisor"))
+}
+
+/// Runs `podvisor run -f <manifest> -o json <extra>` with its own state dir.
+fn run(dir: &Path, manifest: &str, extra: &[&str]) -> Run {
+    let file = dir.join("pod.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    let start = Instant::now();
+    let out = podvisor()
+        .args(["run", "--no-color", "-o", "json", "-f"])
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    let list = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    Run { out, list, took }
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn read_f64(p: PathBuf) -> f64 {
+    let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    s.trim().parse().unwrap_or_else(|e| panic!("{}: {s:?}: {e}", p.display()))
+}
+
+#[test]
+fn termination_message_is_read_from_the_file() {
+    let d = tmp();
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: termination-demo}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: debian
+    command: ["/bin/sh"]
+    args: ["-c", "echo Sleep expired > /dev/termination-log"]
+"#, &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let t = &r.container("termination-demo", "c")["state"]["terminated"];
+    assert_eq!(t["message"], "Sleep expired\n");
+    assert_eq!(t["reason"], "Completed");
+    assert_eq!(r.pod("termination-demo")["status"]["phase"], "Succeeded");
+}
+
+#[test]
+fn second_container_starts_only_after_the_first_ones_post_start() {
+    let d = tmp();
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let r = run(d.path(), &format!(r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: order}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: first
+    image: busybox
+    command: ['sh', '-c', 'exec sleep 600']
+    volumeMounts: [{{name: m, mountPath: /m}}]
+    lifecycle:
+      postStart:
+        exec:
+          command: ['sh', '-c', 'sleep 1; date +%s.%N > /m/poststart-done']
+  - name: second
+    image: busybox
+    command: ['sh', '-c', 'date +%s.%N > /m/second-started; exec sleep 600']
+    volumeMounts: [{{name: m, mountPath: /m}}]
+  volumes:
+  - name: m
+    hostPath: {{path: {}}}
+"#, m.display()), &["--stop-after", "3s"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let done = read_f64(m.join("poststart-done"));
+    let second = read_f64(m.join("second-started"));
+    assert!(second >= done, "second started at {second}, first's postStart finished at {done}");
+}
+
+#[test]
+fn pre_stop_runs_before_sigterm_and_consumes_the_grace_period() {
+    let d = tmp();
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let r = run(d.path(), &format!(r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: prestop}}
+spec:
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "date +%s.%N > /m/sigterm; exit 0" TERM; while true; do sleep 0.1; done']
+    volumeMounts: [{{name: m, mountPath: /m}}]
+    lifecycle:
+      preStop:
+        exec:
+          command: ['sh', '-c', 'date +%s.%N > /m/prestop-start; sleep 2; date +%s.%N > /m/prestop-end']
+  volumes:
+  - name: m
+    hostPath: {{path: {}}}
+"#, m.display()), &["--stop-after", "1s"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let start = read_f64(m.join("prestop-start"));
+    let end = read_f64(m.join("prestop-end"));
+    let term = read_f64(m.join("sigterm"));
+    assert!(term >= end, "SIGTERM at {term} came before preStop ended at {end}");
+    assert!(term - start >= 2.0 && term - start < 4.0, "SIGTERM {:.2}s after preStop start", term - start);
+    let t = &r.container("prestop", "app")["state"]["terminated"];
+    assert_eq!(t["exitCode"], 0);
+    assert_eq!(r.events("Killing").len(), 1);
+}
+
+#[test]
+fn sh_as_pid_1_ignores_sigterm_and_is_killed_after_the_grace_period() {
+    let d = tmp();
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: trap}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'sleep 600']
+"#, &["--stop-after", "500ms"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let t = &r.container("trap", "app")["state"]["terminated"];
+    assert_eq!(t["exitCode"], 137, "{}", r.stderr());
+    assert!(r.took >= Duration::from_millis(2400), "took {:?}", r.took);
+    assert!(r.stderr().contains("SIGKILL"), "{}", r.stderr());
+}
+
+#[test]
+fn init_containers_env_and_downward_api_reach_the_container() {
+    let d = tmp();
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let r = run(d.path(), &format!(r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cfg}}
+data: {{GREETING: hello, other: x}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: sec}}
+stringData: {{password: s3cret}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: envpod, labels: {{app: web}}}}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: init
+    image: busybox
+    command: ['sh', '-c', 'echo init > /m/init']
+    volumeMounts: [{{name: m, mountPath: /m}}]
+  containers:
+  - name: main
+    image: busybox
+    command: ['sh', '-c', 'cat /m/init > /m/out; echo "$GREETING $PASSWORD $MY_NAME $APP $(hostname) $HOSTNAME $COMBINED" >> /m/out; cat /etc/cfg/GREETING >> /m/out']
+    env:
+    - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: sec, key: password}}}}}}
+    - {{name: MY_NAME, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+    - {{name: APP, valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['app']"}}}}}}
+    - {{name: COMBINED, value: "$(GREETING)-$(MY_NAME)"}}
+    envFrom:
+    - configMapRef: {{name: cfg}}
+    volumeMounts:
+    - {{name: m, mountPath: /m}}
+    - {{name: cfg, mountPath: /etc/cfg, readOnly: true}}
+  volumes:
+  - name: m
+    hostPath: {{path: {}}}
+  - name: cfg
+    configMap: {{name: cfg}}
+"#, m.display()), &[]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let out = std::fs::read_to_string(m.join("out")).unwrap();
+    assert_eq!(out, "init\nhello s3cret envpod web envpod envpod hello-envpod\nhello");
+}
+
+#[test]
+fn liveness_failure_restarts_the_container_and_records_unhealthy_events() {
+    let d = tmp();
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+    livenessProbe:
+      exec: {command: ['sh', '-c', 'exit 1']}
+      periodSeconds: 1
+      failureThreshold: 2
+"#, &["--stop-after", "4500ms"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let c = r.container("live", "app");
+    assert!(c["restartCount"].as_i64().unwrap() >= 1, "{c}");
+    let unhealthy = r.events("Unhealthy");
+    assert!(!unhealthy.is_empty());
+    assert!(unhealthy[0]["message"].as_str().unwrap().starts_with("Liveness probe failed"));
+    let killing = r.events("Killing");
+    assert!(killing.iter().any(|e| e["message"] == "Container app failed liveness probe, will be restarted"));
+}
+
+#[test]
+fn readiness_http_probe_makes_the_pod_ready() {
+    let d = tmp();
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: ready}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: python
+    command: ['python3', '-m', 'http.server', '8080', '--bind', '0.0.0.0']
+    readinessProbe:
+      httpGet: {port: 8080, path: /}
+      periodSeconds: 1
+"#, &["--stop-after", "3s"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stderr().contains("Ready"), "{}", r.stderr());
+}
+
+#[test]
+fn crash_loop_back_off_is_reported() {
+    let d = tmp();
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'exit 3']
+"#, &["--stop-after", "2s"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let c = r.container("crash", "app");
+    assert_eq!(c["restartCount"], 1, "{c}");
+    assert_eq!(r.events("BackOff").len(), 1);
+    assert_eq!(c["state"]["terminated"]["exitCode"], 3, "{c}");
+}
+
+#[test]
+fn failing_pod_exits_1_and_bad_input_exits_2_with_the_field_path() {
+    let d = tmp();
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: fail}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: app, image: busybox, command: ['sh', '-c', 'exit 4']}
+"#, &[]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert_eq!(r.pod("fail")["status"]["phase"], "Failed");
+
+    let r = run(d.path(), r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: app
+    image: busybox
+    command: ['sleep', '1']
+    lifecycle:
+      preStop:
+        sleep: {seconds: 90}
+"#, &[]);
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr().contains("spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 90"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn sigint_deletes_gracefully_and_no_process_survives() {
+    let d = tmp();
+    // A unique sleep length marks the container's background processes.
+    let token = format!("{}", 3_000_000 + std::process::id());
+    let file = d.path().join("pod.yaml");
+    std::fs::write(&file, format!(r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: sig}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'sleep {token} & sleep {token} & wait']
+"#)).unwrap();
+    let mut child = podvisor()
+        .args(["run", "--no-color", "-f"])
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the container runs (its sleeps show up), then SIGINT podvisor.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && processes_with(&token).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!processes_with(&token).is_empty(), "container never started");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(processes_with(&token).is_empty(), "processes survived: {:?}", processes_with(&token));
+}
+
+/// Pids whose command line contains `token`.
+fn processes_with(token: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(token) && pid != std::process::id() {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}

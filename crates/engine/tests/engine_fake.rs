@@ -1,0 +1,178 @@
+//! Engine wiring with the scripted `FakeRuntime` and tokio's paused clock: the worker loop,
+//! hook deadlines, signals, probes and published status, in virtual time.
+
+use std::time::Duration;
+
+use podvisor_engine::runtime::fake::{FakeBehaviour, FakeRuntime};
+use podvisor_engine::runtime::ExecOutput;
+use podvisor_engine::timeline::{Happening, TimelineEntry};
+use podvisor_engine::{Engine, EngineConfig};
+use podvisor_lifecycle::manifest::parse_manifests;
+use podvisor_lifecycle::plan::{PodKey, PodPlan};
+use tokio::sync::broadcast;
+
+fn plan(yaml: &str) -> PodPlan {
+    let m = parse_manifests(yaml, "test.yaml").expect("manifest parses");
+    PodPlan::from_pod(m.pods.into_iter().next().expect("one pod")).expect("pod is valid")
+}
+
+fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> Engine<FakeRuntime> {
+    Engine::new(
+        rt,
+        EngineConfig {
+            state_dir: dir.path().to_path_buf(),
+            node_name: "node".into(),
+            host_ip: "127.0.0.1".into(),
+        },
+    )
+}
+
+fn key(name: &str) -> PodKey {
+    PodKey { namespace: "default".into(), name: name.into() }
+}
+
+/// Drains the timeline collected so far.
+fn drain(rx: &mut broadcast::Receiver<TimelineEntry>) -> Vec<TimelineEntry> {
+    let mut out = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+fn at_of(entries: &[TimelineEntry], pred: impl Fn(&Happening) -> bool) -> Duration {
+    entries
+        .iter()
+        .find(|e| pred(&e.what))
+        .map(|e| e.at.since_start())
+        .unwrap_or_else(|| panic!("not found in timeline: {entries:#?}"))
+}
+
+const PRESTOP_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'sleep 600']
+    lifecycle:
+      preStop:
+        exec: {command: ['sh', '-c', 'sleep 12']}
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn pre_stop_then_sigterm_with_the_rest_of_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave("app", FakeBehaviour {
+        exec: (Duration::from_millis(12_500), ExecOutput::default()),
+        on_stop_signal: None,
+        ..Default::default()
+    });
+    let e = engine(rt.clone(), &dir);
+    let mut rx = e.subscribe();
+    e.apply(plan(PRESTOP_POD)).unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    e.delete(&key("web"), None).unwrap();
+    let pod = e.wait(&key("web")).await.unwrap();
+    let tl = drain(&mut rx);
+    let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
+    let term = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"));
+    let kill = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"));
+    let pre = (term - deleted).as_secs_f64();
+    assert!((12.4..12.7).contains(&pre), "SIGTERM {pre}s after deletion");
+    // 30 - floor(12.5) = 18 s between SIGTERM and SIGKILL.
+    let window = (kill - term).as_secs_f64();
+    assert!((17.9..18.2).contains(&window), "SIGKILL {window}s after SIGTERM");
+    assert_eq!(rt.signals(), vec![("app".to_string(), "SIGTERM".to_string()), ("app".to_string(), "SIGKILL".to_string())]);
+    let cs = &pod.status.unwrap().container_statuses.unwrap()[0];
+    assert_eq!(cs.state.as_ref().unwrap().terminated.as_ref().unwrap().exit_code, 137);
+    assert!(pod.metadata.deletion_timestamp.is_some());
+    assert_eq!(pod.metadata.deletion_grace_period_seconds, Some(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn force_delete_gives_pre_stop_one_second_and_the_stop_signal_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave("app", FakeBehaviour {
+        exec: (Duration::from_secs(100), ExecOutput::default()),
+        on_stop_signal: None,
+        ..Default::default()
+    });
+    let e = engine(rt.clone(), &dir);
+    let mut rx = e.subscribe();
+    e.apply(plan(PRESTOP_POD)).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    e.delete(&key("web"), Some(0)).unwrap();
+    e.wait(&key("web")).await.unwrap();
+    let tl = drain(&mut rx);
+    let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
+    let term = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"));
+    let kill = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"));
+    assert!(((term - deleted).as_secs_f64() - 1.0).abs() < 0.1);
+    assert!(((kill - term).as_secs_f64() - 2.0).abs() < 0.1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_pod_is_published_with_its_terminal_status_and_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave("app", FakeBehaviour { exits_after: Some((Duration::from_secs(3), 0)), ..Default::default() });
+    let e = engine(rt, &dir);
+    e.apply(plan(r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: job}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: app, image: busybox, command: ['true']}
+"#)).unwrap();
+    let pod = e.wait(&key("job")).await.unwrap();
+    assert_eq!(pod.status.as_ref().unwrap().phase.as_deref(), Some("Succeeded"));
+    let stored = e.store().pod(&key("job")).unwrap();
+    assert_eq!(stored.status.unwrap().phase.as_deref(), Some("Succeeded"));
+    assert!(stored.metadata.resource_version.is_some());
+    let reasons: Vec<String> = e.store().events().into_iter().filter_map(|ev| ev.reason).collect();
+    assert_eq!(reasons, vec!["Scheduled", "Pulled", "Created", "Started"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn liveness_failures_restart_the_container_through_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave("app", FakeBehaviour {
+        exec: (Duration::ZERO, ExecOutput { exit_code: 1, stdout: b"unhealthy".to_vec(), stderr: vec![] }),
+        ..Default::default()
+    });
+    let e = engine(rt.clone(), &dir);
+    e.apply(plan(r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: app
+    image: busybox
+    command: ['sleep', '600']
+    livenessProbe:
+      exec: {command: ['check']}
+      periodSeconds: 10
+      failureThreshold: 3
+"#)).unwrap();
+    // Failures at 0, 10, 20 s: killed at 20 s, restarted at once.
+    tokio::time::sleep(Duration::from_millis(20_500)).await;
+    let pod = e.store().pod(&key("live")).unwrap();
+    let cs = &pod.status.unwrap().container_statuses.unwrap()[0];
+    assert_eq!(cs.restart_count, 1);
+    let unhealthy = e.store().events().into_iter().find(|ev| ev.reason.as_deref() == Some("Unhealthy")).unwrap();
+    assert_eq!(unhealthy.message.as_deref(), Some("Liveness probe failed: unhealthy"));
+    assert_eq!(unhealthy.count, Some(3));
+    e.delete(&key("live"), None).unwrap();
+    e.wait(&key("live")).await.unwrap();
+}
