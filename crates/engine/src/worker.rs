@@ -19,8 +19,8 @@ use podvisor_lifecycle::time::Timestamp;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::Clock;
-use crate::handler::{run_hook, HandlerContext, RuntimeTarget};
-use crate::prober::{spawn_probe_worker, ProbeWorkerHandle};
+use crate::handlers::{run_hook, HandlerContext, RuntimeTarget};
+use crate::probe_worker::{spawn_probe_worker, ProbeWorkerHandle};
 use crate::runtime::{ContainerId, ContainerSpec, Runtime, RuntimeError, SandboxId, SandboxSpec};
 use crate::store::Store;
 use crate::timeline::{Happening, TimelineEntry};
@@ -251,7 +251,7 @@ impl<R: Runtime> PodWorker<R> {
     }
 
     fn start_container(&mut self, instance: InstanceId) {
-        let fail = |reason, message: String| WorkerMsg::Observed(Observation::ContainerStartFailed { instance, reason, message });
+        let fail = move |reason, message: String| WorkerMsg::Observed(Observation::ContainerStartFailed { instance, reason, message });
         let (Some(sandbox), Some(volumes)) = (self.sandbox.clone(), self.volumes.as_ref()) else {
             self.send(fail(StartFailure::CreateContainerError, "pod sandbox is not ready".into()));
             return;

@@ -19,6 +19,7 @@ use podvisor_lifecycle::plan::PodKey;
 
 pub mod fake;
 pub mod linux;
+pub mod process;
 
 /// Opaque id of a pod sandbox, unique for the runtime's lifetime.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
