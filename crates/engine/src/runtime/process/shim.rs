@@ -193,12 +193,40 @@ fn status_of(ws: WaitStatus) -> Option<(i32, Option<i32>)> {
     }
 }
 
+/// A container's own `/dev` (as runc makes it): a tmpfs with the standard device nodes, its own
+/// devpts and shm, so files such as `/dev/termination-log` never land on the host's `/dev`.
+fn private_dev() -> Result<(), (String, Errno)> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let ms = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
+    mount(Some("tmpfs"), "/dev", Some("tmpfs"), ms, Some("mode=755,size=65536k")).map_err(|e| ("mount /dev".to_string(), e))?;
+    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+        let path = format!("/dev/{name}");
+        mknod(path.as_str(), SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)).map_err(|e| (format!("mknod {path}"), e))?;
+        // The umask trimmed the mode.
+        let _ = nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, path.as_str(), Mode::from_bits_truncate(0o666), nix::sys::stat::FchmodatFlags::FollowSymlink);
+    }
+    for dir in ["/dev/pts", "/dev/shm"] {
+        std::fs::create_dir_all(dir).map_err(|e| (format!("mkdir {dir}"), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    }
+    mount(Some("devpts"), "/dev/pts", Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620"))
+        .map_err(|e| ("mount /dev/pts".to_string(), e))?;
+    mount(Some("shm"), "/dev/shm", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("mode=1777,size=65536k"))
+        .map_err(|e| ("mount /dev/shm".to_string(), e))?;
+    for (link, target) in [("/dev/ptmx", "pts/ptmx"), ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2")] {
+        std::os::unix::fs::symlink(target, link).map_err(|e| (format!("symlink {link}"), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    }
+    Ok(())
+}
+
 /// Prepares the child (PID 1) and execs; returns only on failure, with the failed step.
 fn child_setup_and_exec(cfg: &ContainerConfig) -> (String, Errno) {
     let fail = |step: &str, e: Errno| (step.to_string(), e);
     if cfg.namespaces {
         if let Err(e) = mount(Some("proc"), "/proc", Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>) {
             return fail("mount /proc", e);
+        }
+        if let Err((step, e)) = private_dev() {
+            return fail(&step, e);
         }
         for (source, target, ro) in &cfg.mounts {
             if !target.exists() {

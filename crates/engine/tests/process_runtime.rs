@@ -1,0 +1,266 @@
+//! The Linux runtime with real processes: namespaces, PID 1 signal semantics, exec, mounts,
+//! networking inside the pod, and that nothing outlives a container or a sandbox. Namespace
+//! tests are skipped, saying why, when not running as root.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use podvisor_engine::runtime::process::{Isolation, LinuxRuntime, LinuxRuntimeConfig};
+use podvisor_engine::runtime::{ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec};
+use podvisor_lifecycle::plan::PodKey;
+
+fn runtime(dir: &Path) -> LinuxRuntime {
+    LinuxRuntime::new(LinuxRuntimeConfig {
+        shim_program: PathBuf::from(env!("CARGO_BIN_EXE_podvisor-shim")),
+        shim_args: vec![],
+        die_with_parent: true,
+        state_dir: dir.join("runtime"),
+    })
+    .unwrap()
+}
+
+fn namespaces(rt: &LinuxRuntime) -> bool {
+    if rt.isolation() != Isolation::Namespaces {
+        eprintln!("skipped: not root, no namespaces");
+        return false;
+    }
+    true
+}
+
+fn pod() -> PodKey {
+    PodKey { namespace: "default".into(), name: "web".into() }
+}
+
+async fn sandbox(rt: &LinuxRuntime, dir: &Path) -> SandboxInfo {
+    rt.create_sandbox(&SandboxSpec {
+        pod: pod(),
+        uid: "uid".into(),
+        hostname: "web-host".into(),
+        pod_dir: dir.to_path_buf(),
+        share_process_namespace: false,
+    })
+    .await
+    .unwrap()
+}
+
+fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
+    ContainerSpec {
+        pod: pod(),
+        name: name.into(),
+        restart_count: 0,
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        env: vec![("GREETING".into(), "hi".into())],
+        working_dir: String::new(),
+        mounts: vec![],
+        log_path: dir.join(format!("{name}.log")),
+        stop_signal: None,
+    }
+}
+
+async fn wait_for_file(p: &Path) -> String {
+    for _ in 0..500 {
+        if let Ok(s) = std::fs::read_to_string(p) {
+            if !s.is_empty() {
+                return s;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} never appeared", p.display());
+}
+
+#[tokio::test]
+async fn exit_code_and_log_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "echo $GREETING; echo err >&2; exit 3")).await.unwrap();
+    let st = rt.wait(&c.id).await.unwrap();
+    assert_eq!(st.exit_code, 3);
+    assert_eq!(st.signal, None);
+    assert_eq!(std::fs::read_to_string(d.path().join("a.log")).unwrap(), "hi\nerr\n");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_command_is_pid_1_and_the_hostname_is_the_pods() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "echo $$ $HOSTNAME $(hostname)")).await.unwrap();
+    rt.wait(&c.id).await.unwrap();
+    assert_eq!(std::fs::read_to_string(d.path().join("a.log")).unwrap(), "1 web-host web-host\n");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn sh_as_pid_1_ignores_sigterm_and_dies_at_sigkill() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "sleep 600")).await.unwrap();
+    rt.signal(&c.id, "SIGTERM").unwrap();
+    let still = tokio::time::timeout(Duration::from_millis(300), rt.wait(&c.id)).await;
+    assert!(still.is_err(), "sh exited on SIGTERM: {still:?}");
+    rt.signal(&c.id, "SIGKILL").unwrap();
+    let st = rt.wait(&c.id).await.unwrap();
+    assert_eq!((st.exit_code, st.signal), (137, Some(9)));
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_trap_handles_sigterm() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let marker = d.path().join("ready");
+    let script = format!("trap 'exit 0' TERM; touch {}; while true; do sleep 0.05; done", marker.display());
+    let mut s = spec(d.path(), "a", &script);
+    s.mounts.push(Mount { source: d.path().to_path_buf(), target: d.path().to_path_buf(), read_only: false });
+    let c = rt.start_container(&sb.id, &s).await.unwrap();
+    for _ in 0..500 {
+        if marker.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rt.signal(&c.id, "TERM").unwrap();
+    let st = rt.wait(&c.id).await.unwrap();
+    assert_eq!(st.exit_code, 0);
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn exec_runs_inside_the_container_and_times_out() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600")).await.unwrap();
+    let argv: Vec<String> = ["sh", "-c", "echo $GREETING; echo oops >&2; exit 4"].map(String::from).to_vec();
+    let out = rt.exec_sync(&c.id, &argv, None).await.unwrap();
+    assert_eq!(out.exit_code, 4);
+    assert_eq!(out.stdout, b"hi\n");
+    assert_eq!(out.stderr, b"oops\n");
+    if rt.isolation() == Isolation::Namespaces {
+        let argv: Vec<String> = ["hostname"].map(String::from).to_vec();
+        let out = rt.exec_sync(&c.id, &argv, None).await.unwrap();
+        assert_eq!(out.stdout, b"web-host\n");
+    }
+    let argv: Vec<String> = ["sleep", "5"].map(String::from).to_vec();
+    let r = rt.exec_sync(&c.id, &argv, Some(Duration::from_millis(200))).await;
+    assert!(matches!(r, Err(RuntimeError::ExecTimeout { .. })), "{r:?}");
+    rt.signal(&c.id, "SIGKILL").unwrap();
+    rt.wait(&c.id).await.unwrap();
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_program_is_a_start_error() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let mut s = spec(d.path(), "a", "");
+    s.argv = vec!["/no/such/program".into()];
+    let r = rt.start_container(&sb.id, &s).await;
+    assert!(matches!(r, Err(RuntimeError::StartContainer { .. })), "{r:?}");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn bind_mounts_are_mounted_and_read_only_is_enforced() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let vol = d.path().join("vol");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::write(vol.join("data"), "payload").unwrap();
+    let file = d.path().join("termination");
+    std::fs::write(&file, "").unwrap();
+    // Mount points that exist on the host (podvisor runs the host's root filesystem as the
+    // image): a directory and the termination-message file in the container's own /dev.
+    let target = d.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let script = format!("cat {t}/data; echo x > {t}/y || echo read-only; echo bye > /dev/termination-log; ls /dev/null /dev/pts > /dev/null && echo dev-ok", t = target.display());
+    let mut s = spec(d.path(), "a", &script);
+    s.mounts = vec![
+        Mount { source: vol.clone(), target: target.clone(), read_only: true },
+        Mount { source: file.clone(), target: "/dev/termination-log".into(), read_only: false },
+    ];
+    let c = rt.start_container(&sb.id, &s).await.unwrap();
+    rt.wait(&c.id).await.unwrap();
+    let log = std::fs::read_to_string(d.path().join("a.log")).unwrap();
+    assert!(log.starts_with("payload"), "{log}");
+    assert!(log.contains("read-only"), "{log}");
+    assert!(!vol.join("y").exists());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "bye\n");
+    assert!(log.contains("dev-ok"), "{log}");
+    assert!(!Path::new("/dev/termination-log").exists(), "termination log leaked to the host's /dev");
+    assert!(!target.join("data").exists(), "bind mount leaked to the host");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn containers_of_a_pod_share_localhost_and_connect_tcp_reaches_the_pod_ip() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let mut server = spec(d.path(), "server", "");
+    server.argv = ["python3", "-c", "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', 8080))\ns.listen()\nprint('listening', flush=True)\nwhile True:\n  c,_=s.accept()\n  c.sendall(b'hello')\n  c.close()"].map(String::from).to_vec();
+    let srv = rt.start_container(&sb.id, &server).await.unwrap();
+    wait_for_file(&d.path().join("server.log")).await;
+    let client = rt
+        .start_container(&sb.id, &spec(d.path(), "client", "python3 -c \"import socket; s=socket.create_connection(('127.0.0.1', 8080)); print(s.recv(5).decode())\""))
+        .await
+        .unwrap();
+    assert_eq!(rt.wait(&client.id).await.unwrap().exit_code, 0);
+    assert_eq!(std::fs::read_to_string(d.path().join("client.log")).unwrap(), "hello\n");
+    // From the supervisor, through the pod's network namespace, on the pod IP.
+    let addr = format!("{}:8080", sb.pod_ip).parse().unwrap();
+    let mut s = rt.connect_tcp(&sb.id, addr, Duration::from_secs(2)).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf).await.unwrap();
+    assert_eq!(buf, b"hello");
+    // The host cannot reach it: the pod has its own network.
+    assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err());
+    rt.signal(&srv.id, "SIGKILL").unwrap();
+    rt.wait(&srv.id).await.unwrap();
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn background_children_die_with_the_main_process() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let token = 4_000_000 + std::process::id();
+    let c = rt.start_container(&sb.id, &spec(d.path(), "a", &format!("setsid sleep {token} & sleep {token} & echo started; sleep 0.2; exit 0"))).await.unwrap();
+    let st = rt.wait(&c.id).await.unwrap();
+    assert_eq!(st.exit_code, 0);
+    let left = count_processes(&format!("sleep {token}"));
+    assert_eq!(left, 0, "{left} processes outlived their container");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+fn count_processes(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
