@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use podvisor_engine::worker::Objects;
-use podvisor_lifecycle::manifest::parse_manifests;
+use podvisor_lifecycle::intake::{build_plan, parse as parse_manifests};
 use podvisor_lifecycle::plan::PodPlan;
 
 /// Everything the inputs held.
@@ -61,8 +61,8 @@ pub fn load(args: &[String]) -> Result<Inputs> {
             bail!("{a}: no .yaml, .yml or .json files in this directory");
         }
         for f in files {
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("reading {}", f.display()))?;
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
             sources.push((f.display().to_string(), text));
         }
     }
@@ -72,8 +72,9 @@ pub fn load(args: &[String]) -> Result<Inputs> {
                 inputs.warnings.extend(m.warnings);
                 inputs.objects.config_maps.extend(m.config_maps);
                 inputs.objects.secrets.extend(m.secrets);
-                for pod in m.pods {
-                    match PodPlan::from_pod(pod) {
+                for mut pod in m.pods {
+                    pod.metadata.uid.get_or_insert_with(new_uid);
+                    match build_plan(pod) {
                         Ok(plan) => {
                             if inputs.plans.iter().any(|p| p.key == plan.key) {
                                 inputs.errors.push(format!(
@@ -92,4 +93,28 @@ pub fn load(args: &[String]) -> Result<Inputs> {
         }
     }
     Ok(inputs)
+}
+
+/// A fresh random (version 4 style) uid, as the API server assigns.
+pub fn new_uid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut words = [0u64; 2];
+    for w in &mut words {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        *w = h.finish();
+    }
+    let (a, b) = (words[0], words[1]);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
 }

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     // The per-container monitor ("shim") is this same binary; it must start before any thread.
     if args.get(1).map(String::as_str) == Some("__shim") {
-        let code = podvisor_engine::runtime::linux::shim_main(args[2..].to_vec());
+        let code = podvisor_engine::runtime::process::shim_main(args[2..].to_vec());
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     let cli = Cli::parse();

@@ -84,13 +84,19 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
         Happening::StartFailed { reason, message } => {
             style.paint(RED, &format!("{reason}: {message}"))
         }
-        Happening::Exited { exit_code, signal, ran_for } => {
+        Happening::Exited {
+            exit_code,
+            signal,
+            ran_for,
+        } => {
             let how = match signal {
                 Some(9) => " (SIGKILL)".to_string(),
                 Some(s) => format!(" (signal {s})"),
                 None => String::new(),
             };
-            let ran = ran_for.map(|d| format!(" after {}", human_duration(d))).unwrap_or_default();
+            let ran = ran_for
+                .map(|d| format!(" after {}", human_duration(d)))
+                .unwrap_or_default();
             let color = if *exit_code == 0 { GREEN } else { RED };
             style.paint(color, &format!("exited with code {exit_code}{how}{ran}"))
         }
@@ -98,8 +104,18 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
             style.paint(MAGENTA, &format!("{} running: {handler}", hook_name(*hook)))
         }
         Happening::HookFinished { hook, error, took } => match error {
-            None => style.paint(MAGENTA, &format!("{} ok in {}", hook_name(*hook), human_duration(*took))),
-            Some(err) => style.paint(RED, &format!("{} failed after {}: {err}", hook_name(*hook), human_duration(*took))),
+            None => style.paint(
+                MAGENTA,
+                &format!("{} ok in {}", hook_name(*hook), human_duration(*took)),
+            ),
+            Some(err) => style.paint(
+                RED,
+                &format!(
+                    "{} failed after {}: {err}",
+                    hook_name(*hook),
+                    human_duration(*took)
+                ),
+            ),
         },
         Happening::Signal { signal, kill_after } => {
             let then = match kill_after {
@@ -109,9 +125,10 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
             let color = if signal == "SIGKILL" { RED } else { YELLOW };
             style.paint(color, &format!("{signal} sent to main process{then}"))
         }
-        Happening::ProbeStarted { probe_type } => {
-            style.paint(DIM, &format!("{} probe started", probe_type.as_str().to_lowercase()))
-        }
+        Happening::ProbeStarted { probe_type } => style.paint(
+            DIM,
+            &format!("{} probe started", probe_type.as_str().to_lowercase()),
+        ),
         Happening::Ready { ready } => {
             if *ready {
                 style.paint(GREEN, "Ready")
@@ -120,7 +137,9 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
             }
         }
         Happening::Phase { phase } => style.paint(BLUE, &format!("phase {}", phase.as_str())),
-        Happening::Deleting { grace_period_seconds } => style.paint(
+        Happening::Deleting {
+            grace_period_seconds,
+        } => style.paint(
             YELLOW,
             &format!("deleting, grace period {grace_period_seconds} s"),
         ),
@@ -178,12 +197,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => v,
             "m" => v * 60.0,
             "h" => v * 3600.0,
-            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h)")),
+            _ => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h)"
+                ))
+            }
         };
         total += Duration::from_secs_f64(secs);
     }
     if !num.is_empty() {
-        return Err(format!("invalid duration {s:?}: missing unit after {num:?}"));
+        return Err(format!(
+            "invalid duration {s:?}: missing unit after {num:?}"
+        ));
     }
     Ok(total)
 }

@@ -23,13 +23,22 @@ impl Run {
     fn pod(&self, name: &str) -> &Value {
         self.list["items"]
             .as_array()
-            .and_then(|items| items.iter().find(|i| i["kind"] == "Pod" && i["metadata"]["name"] == name))
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|i| i["kind"] == "Pod" && i["metadata"]["name"] == name)
+            })
             .unwrap_or_else(|| panic!("pod {name} not in output; stderr:\n{}", self.stderr()))
     }
     fn events(&self, reason: &str) -> Vec<&Value> {
         self.list["items"]
             .as_array()
-            .map(|items| items.iter().filter(|i| i["kind"] == "Event" && i["reason"] == reason).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|i| i["kind"] == "Event" && i["reason"] == reason)
+                    .collect()
+            })
             .unwrap_or_default()
     }
     fn container(&self, pod: &str, name: &str) -> &Value {
@@ -69,13 +78,17 @@ fn tmp() -> tempfile::TempDir {
 
 fn read_f64(p: PathBuf) -> f64 {
     let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    s.trim().parse().unwrap_or_else(|e| panic!("{}: {s:?}: {e}", p.display()))
+    s.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {s:?}: {e}", p.display()))
 }
 
 #[test]
 fn termination_message_is_read_from_the_file() {
     let d = tmp();
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: termination-demo}
@@ -86,7 +99,9 @@ spec:
     image: debian
     command: ["/bin/sh"]
     args: ["-c", "echo Sleep expired > /dev/termination-log"]
-"#, &[]);
+"#,
+        &[],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let t = &r.container("termination-demo", "c")["state"]["terminated"];
     assert_eq!(t["message"], "Sleep expired\n");
@@ -99,7 +114,10 @@ fn second_container_starts_only_after_the_first_ones_post_start() {
     let d = tmp();
     let m = d.path().join("m");
     std::fs::create_dir_all(&m).unwrap();
-    let r = run(d.path(), &format!(r#"
+    let r = run(
+        d.path(),
+        &format!(
+            r#"
 apiVersion: v1
 kind: Pod
 metadata: {{name: order}}
@@ -121,11 +139,18 @@ spec:
   volumes:
   - name: m
     hostPath: {{path: {}}}
-"#, m.display()), &["--stop-after", "3s"]);
+"#,
+            m.display()
+        ),
+        &["--stop-after", "3s"],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let done = read_f64(m.join("poststart-done"));
     let second = read_f64(m.join("second-started"));
-    assert!(second >= done, "second started at {second}, first's postStart finished at {done}");
+    assert!(
+        second >= done,
+        "second started at {second}, first's postStart finished at {done}"
+    );
 }
 
 #[test]
@@ -133,7 +158,10 @@ fn pre_stop_runs_before_sigterm_and_consumes_the_grace_period() {
     let d = tmp();
     let m = d.path().join("m");
     std::fs::create_dir_all(&m).unwrap();
-    let r = run(d.path(), &format!(r#"
+    let r = run(
+        d.path(),
+        &format!(
+            r#"
 apiVersion: v1
 kind: Pod
 metadata: {{name: prestop}}
@@ -151,13 +179,24 @@ spec:
   volumes:
   - name: m
     hostPath: {{path: {}}}
-"#, m.display()), &["--stop-after", "1s"]);
+"#,
+            m.display()
+        ),
+        &["--stop-after", "1s"],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let start = read_f64(m.join("prestop-start"));
     let end = read_f64(m.join("prestop-end"));
     let term = read_f64(m.join("sigterm"));
-    assert!(term >= end, "SIGTERM at {term} came before preStop ended at {end}");
-    assert!(term - start >= 2.0 && term - start < 4.0, "SIGTERM {:.2}s after preStop start", term - start);
+    assert!(
+        term >= end,
+        "SIGTERM at {term} came before preStop ended at {end}"
+    );
+    assert!(
+        term - start >= 2.0 && term - start < 4.0,
+        "SIGTERM {:.2}s after preStop start",
+        term - start
+    );
     let t = &r.container("prestop", "app")["state"]["terminated"];
     assert_eq!(t["exitCode"], 0);
     assert_eq!(r.events("Killing").len(), 1);
@@ -166,7 +205,9 @@ spec:
 #[test]
 fn sh_as_pid_1_ignores_sigterm_and_is_killed_after_the_grace_period() {
     let d = tmp();
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: trap}
@@ -176,7 +217,9 @@ spec:
   - name: app
     image: busybox
     command: ['sh', '-c', 'sleep 600']
-"#, &["--stop-after", "500ms"]);
+"#,
+        &["--stop-after", "500ms"],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let t = &r.container("trap", "app")["state"]["terminated"];
     assert_eq!(t["exitCode"], 137, "{}", r.stderr());
@@ -189,7 +232,10 @@ fn init_containers_env_and_downward_api_reach_the_container() {
     let d = tmp();
     let m = d.path().join("m");
     std::fs::create_dir_all(&m).unwrap();
-    let r = run(d.path(), &format!(r#"
+    let r = run(
+        d.path(),
+        &format!(
+            r#"
 apiVersion: v1
 kind: ConfigMap
 metadata: {{name: cfg}}
@@ -229,16 +275,25 @@ spec:
     hostPath: {{path: {}}}
   - name: cfg
     configMap: {{name: cfg}}
-"#, m.display()), &[]);
+"#,
+            m.display()
+        ),
+        &[],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let out = std::fs::read_to_string(m.join("out")).unwrap();
-    assert_eq!(out, "init\nhello s3cret envpod web envpod envpod hello-envpod\nhello");
+    assert_eq!(
+        out,
+        "init\nhello s3cret envpod web envpod envpod hello-envpod\nhello"
+    );
 }
 
 #[test]
 fn liveness_failure_restarts_the_container_and_records_unhealthy_events() {
     let d = tmp();
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: live}
@@ -252,21 +307,30 @@ spec:
       exec: {command: ['sh', '-c', 'exit 1']}
       periodSeconds: 1
       failureThreshold: 2
-"#, &["--stop-after", "4500ms"]);
+"#,
+        &["--stop-after", "4500ms"],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let c = r.container("live", "app");
     assert!(c["restartCount"].as_i64().unwrap() >= 1, "{c}");
     let unhealthy = r.events("Unhealthy");
     assert!(!unhealthy.is_empty());
-    assert!(unhealthy[0]["message"].as_str().unwrap().starts_with("Liveness probe failed"));
+    assert!(unhealthy[0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Liveness probe failed"));
     let killing = r.events("Killing");
-    assert!(killing.iter().any(|e| e["message"] == "Container app failed liveness probe, will be restarted"));
+    assert!(killing
+        .iter()
+        .any(|e| e["message"] == "Container app failed liveness probe, will be restarted"));
 }
 
 #[test]
 fn readiness_http_probe_makes_the_pod_ready() {
     let d = tmp();
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: ready}
@@ -279,7 +343,9 @@ spec:
     readinessProbe:
       httpGet: {port: 8080, path: /}
       periodSeconds: 1
-"#, &["--stop-after", "3s"]);
+"#,
+        &["--stop-after", "3s"],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(r.stderr().contains("Ready"), "{}", r.stderr());
 }
@@ -287,7 +353,9 @@ spec:
 #[test]
 fn crash_loop_back_off_is_reported() {
     let d = tmp();
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: crash}
@@ -296,7 +364,9 @@ spec:
   - name: app
     image: busybox
     command: ['sh', '-c', 'exit 3']
-"#, &["--stop-after", "2s"]);
+"#,
+        &["--stop-after", "2s"],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let c = r.container("crash", "app");
     assert_eq!(c["restartCount"], 1, "{c}");
@@ -307,7 +377,9 @@ spec:
 #[test]
 fn failing_pod_exits_1_and_bad_input_exits_2_with_the_field_path() {
     let d = tmp();
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: fail}
@@ -315,11 +387,15 @@ spec:
   restartPolicy: Never
   containers:
   - {name: app, image: busybox, command: ['sh', '-c', 'exit 4']}
-"#, &[]);
+"#,
+        &[],
+    );
     assert_eq!(r.code(), 1, "{}", r.stderr());
     assert_eq!(r.pod("fail")["status"]["phase"], "Failed");
 
-    let r = run(d.path(), r#"
+    let r = run(
+        d.path(),
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: bad}
@@ -332,10 +408,13 @@ spec:
     lifecycle:
       preStop:
         sleep: {seconds: 90}
-"#, &[]);
+"#,
+        &[],
+    );
     assert_eq!(r.code(), 2);
     assert!(
-        r.stderr().contains("spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 90"),
+        r.stderr()
+            .contains("spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 90"),
         "{}",
         r.stderr()
     );
@@ -347,7 +426,10 @@ fn sigint_deletes_gracefully_and_no_process_survives() {
     // A unique sleep length marks the container's background processes.
     let token = format!("{}", 3_000_000 + std::process::id());
     let file = d.path().join("pod.yaml");
-    std::fs::write(&file, format!(r#"
+    std::fs::write(
+        &file,
+        format!(
+            r#"
 apiVersion: v1
 kind: Pod
 metadata: {{name: sig}}
@@ -357,7 +439,10 @@ spec:
   - name: app
     image: busybox
     command: ['sh', '-c', 'sleep {token} & sleep {token} & wait']
-"#)).unwrap();
+"#
+        ),
+    )
+    .unwrap();
     let mut child = podvisor()
         .args(["run", "--no-color", "-f"])
         .arg(&file)
@@ -371,18 +456,31 @@ spec:
     while Instant::now() < deadline && processes_with(&token).is_empty() {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!processes_with(&token).is_empty(), "container never started");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    assert!(
+        !processes_with(&token).is_empty(),
+        "container never started"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
-    assert!(processes_with(&token).is_empty(), "processes survived: {:?}", processes_with(&token));
+    assert!(
+        processes_with(&token).is_empty(),
+        "processes survived: {:?}",
+        processes_with(&token)
+    );
 }
 
 /// Pids whose command line contains `token`.
 fn processes_with(token: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
             if String::from_utf8_lossy(&cmd).contains(token) && pid != std::process::id() {
                 out.push(pid);

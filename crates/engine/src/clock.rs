@@ -45,6 +45,7 @@ impl Clock {
 
     /// The tokio instant of `t`, or now when `t` lies in the past.
     pub fn deadline(&self, t: Timestamp) -> tokio::time::Instant {
-        self.instant(t).max(tokio::time::Instant::now() - Duration::ZERO)
+        self.instant(t)
+            .max(tokio::time::Instant::now() - Duration::ZERO)
     }
 }

@@ -135,6 +135,7 @@ impl<R: Runtime> Engine<R> {
             volumes: None,
             containers: HashMap::new(),
             probes: HashMap::new(),
+            probe_epochs: HashMap::new(),
             hooks_started: HashMap::new(),
             removed: false,
             deletion_meta: None,
@@ -151,17 +152,27 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// Deletes a pod gracefully (`None` = its spec's grace period; `Some(0)` = force).
-    pub fn delete(&self, key: &PodKey, grace_period_seconds: Option<i64>) -> Result<(), EngineError> {
+    pub fn delete(
+        &self,
+        key: &PodKey,
+        grace_period_seconds: Option<i64>,
+    ) -> Result<(), EngineError> {
         let pods = self.pods();
-        let entry = pods.get(key).ok_or_else(|| EngineError::NotFound(key.clone()))?;
-        let _ = entry.tx.send(WorkerMsg::Delete { grace_period_seconds });
+        let entry = pods
+            .get(key)
+            .ok_or_else(|| EngineError::NotFound(key.clone()))?;
+        let _ = entry.tx.send(WorkerMsg::Delete {
+            grace_period_seconds,
+        });
         Ok(())
     }
 
     /// Deletes every pod.
     pub fn delete_all(&self, grace_period_seconds: Option<i64>) {
         for entry in self.pods().values() {
-            let _ = entry.tx.send(WorkerMsg::Delete { grace_period_seconds });
+            let _ = entry.tx.send(WorkerMsg::Delete {
+                grace_period_seconds,
+            });
         }
     }
 

@@ -44,9 +44,17 @@ pub struct HandlerContext {
 /// What a handler may do to its container.
 pub trait HandlerTarget: Send + Sync {
     /// Run a command in the container (CRI ExecSync).
-    fn exec(&self, argv: &[String], timeout: Option<Duration>) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send;
+    fn exec(
+        &self,
+        argv: &[String],
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send;
     /// Open a TCP connection from inside the pod's network namespace.
-    fn connect(&self, addr: SocketAddr, timeout: Duration) -> impl Future<Output = Result<tokio::net::TcpStream, RuntimeError>> + Send;
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<tokio::net::TcpStream, RuntimeError>> + Send;
     /// The pod IP.
     fn pod_ip(&self) -> Option<String>;
 }
@@ -66,10 +74,18 @@ pub struct RuntimeTarget<R: Runtime> {
 }
 
 impl<R: Runtime> HandlerTarget for RuntimeTarget<R> {
-    fn exec(&self, argv: &[String], timeout: Option<Duration>) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send {
+    fn exec(
+        &self,
+        argv: &[String],
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send {
         self.runtime.exec_sync(&self.container, argv, timeout)
     }
-    fn connect(&self, addr: SocketAddr, timeout: Duration) -> impl Future<Output = Result<tokio::net::TcpStream, RuntimeError>> + Send {
+    fn connect(
+        &self,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<tokio::net::TcpStream, RuntimeError>> + Send {
         self.runtime.connect_tcp(&self.sandbox, addr, timeout)
     }
     fn pod_ip(&self) -> Option<String> {
@@ -99,14 +115,20 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 fn host_of<T: HandlerTarget>(target: &T, host: &Option<String>) -> Result<String, String> {
     match host {
         Some(h) if !h.is_empty() => Ok(h.clone()),
-        _ => target.pod_ip().ok_or_else(|| "failed to find networking container".to_string()),
+        _ => target
+            .pod_ip()
+            .ok_or_else(|| "failed to find networking container".to_string()),
     }
 }
 
 /// `dial tcp <addr>: connect: connection refused`, Go's wording.
 fn dial_error(addr: SocketAddr, e: &RuntimeError) -> String {
     let cause = root_cause(e);
-    let cause = cause.split(" (os error").next().unwrap_or(&cause).to_lowercase();
+    let cause = cause
+        .split(" (os error")
+        .next()
+        .unwrap_or(&cause)
+        .to_lowercase();
     format!("dial tcp {addr}: connect: {cause}")
 }
 
@@ -116,7 +138,12 @@ struct HttpResult {
     location: Option<String>,
 }
 
-async fn http_get<T: HandlerTarget>(target: &T, h: &HttpGetPlan, user_agent: &str, timeout: Option<Duration>) -> Result<HttpResult, String> {
+async fn http_get<T: HandlerTarget>(
+    target: &T,
+    h: &HttpGetPlan,
+    user_agent: &str,
+    timeout: Option<Duration>,
+) -> Result<HttpResult, String> {
     if h.scheme == HttpScheme::Https {
         return Err("HTTPS is not supported by podvisor".into());
     }
@@ -125,12 +152,18 @@ async fn http_get<T: HandlerTarget>(target: &T, h: &HttpGetPlan, user_agent: &st
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
-    let url_host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+    let url_host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
     let url = format!("http://{url_host}:{}{path}", h.port);
     let mut redirects = 0;
     let mut current_path = path;
     loop {
-        let addr = resolve(&host, h.port).await.map_err(|e| format!("Get {url:?}: {e}"))?;
+        let addr = resolve(&host, h.port)
+            .await
+            .map_err(|e| format!("Get {url:?}: {e}"))?;
         let connect_timeout = timeout.unwrap_or(Duration::from_secs(3600));
         let stream = target
             .connect(addr, connect_timeout)
@@ -166,11 +199,22 @@ async fn http_get<T: HandlerTarget>(target: &T, h: &HttpGetPlan, user_agent: &st
             Some(a) if !a.is_empty() => req = req.header("Accept", a),
             Some(_) => {}
         }
-        req = req.header("Host", host_header).header("Connection", "close");
-        let req = req.body(Empty::<Bytes>::new()).map_err(|e| format!("Get {url:?}: {e}"))?;
-        let resp = sender.send_request(req).await.map_err(|e| format!("Get {url:?}: {e}"))?;
+        req = req
+            .header("Host", host_header)
+            .header("Connection", "close");
+        let req = req
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("Get {url:?}: {e}"))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("Get {url:?}: {e}"))?;
         let status = resp.status().as_u16();
-        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         let mut b = resp.into_body();
         while body.len() < MAX_OUTPUT {
@@ -198,12 +242,19 @@ async fn http_get<T: HandlerTarget>(target: &T, h: &HttpGetPlan, user_agent: &st
                 }
             }
         }
-        return Ok(HttpResult { status, body, location });
+        return Ok(HttpResult {
+            status,
+            body,
+            location,
+        });
     }
 }
 
 /// Runs a postStart/preStop handler. Hooks have no timeout; any HTTP response is success.
-pub async fn run_hook<T: HandlerTarget>(target: &T, handler: &HandlerPlan) -> Result<(), HandlerFailure> {
+pub async fn run_hook<T: HandlerTarget>(
+    target: &T,
+    handler: &HandlerPlan,
+) -> Result<(), HandlerFailure> {
     let fail = |error: String, output: String| Err(HandlerFailure { error, output });
     match handler {
         HandlerPlan::Exec { command } => match target.exec(command, None).await {
@@ -214,7 +265,14 @@ pub async fn run_hook<T: HandlerTarget>(target: &T, handler: &HandlerPlan) -> Re
                     Ok(())
                 } else {
                     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-                    fail(format!("command '{}' exited with {}: {stderr}", command.join(" "), out.exit_code), output)
+                    fail(
+                        format!(
+                            "command '{}' exited with {}: {stderr}",
+                            command.join(" "),
+                            out.exit_code
+                        ),
+                        output,
+                    )
                 }
             }
             Err(e) => fail(crate::worker::error_chain(&e), String::new()),
@@ -237,7 +295,11 @@ pub async fn run_hook<T: HandlerTarget>(target: &T, handler: &HandlerPlan) -> Re
 }
 
 /// One probe attempt with the kubelet's retries on mechanism errors (`runProbeWithRetries`).
-pub async fn run_probe<T: HandlerTarget>(target: &T, probe_type: ProbeType, probe: &ProbePlan) -> ProbeOutcome {
+pub async fn run_probe<T: HandlerTarget>(
+    target: &T,
+    probe_type: ProbeType,
+    probe: &ProbePlan,
+) -> ProbeOutcome {
     let _ = probe_type;
     let mut last = ProbeOutcome::Error("no attempt".into());
     for _ in 0..3 {
@@ -309,7 +371,12 @@ async fn probe_once<T: HandlerTarget>(target: &T, probe: &ProbePlan) -> ProbeOut
     }
 }
 
-async fn grpc_probe<T: HandlerTarget>(target: &T, port: u16, service: &str, timeout: Duration) -> ProbeOutcome {
+async fn grpc_probe<T: HandlerTarget>(
+    target: &T,
+    port: u16,
+    service: &str,
+    timeout: Duration,
+) -> ProbeOutcome {
     use tonic_health::pb::health_client::HealthClient;
     use tonic_health::pb::HealthCheckRequest;
     let Some(ip) = target.pod_ip() else {
@@ -331,23 +398,37 @@ async fn grpc_probe<T: HandlerTarget>(target: &T, port: u16, service: &str, time
     };
     let slot = Arc::new(std::sync::Mutex::new(Some(stream)));
     let endpoint = match tonic::transport::Endpoint::from_shared(format!("http://{addr}")) {
-        Ok(e) => e.user_agent(format!("kube-probe/{KUBE_VERSION}")).unwrap_or_else(|_| tonic::transport::Endpoint::from_static("http://127.0.0.1")),
+        Ok(e) => e
+            .user_agent(format!("kube-probe/{KUBE_VERSION}"))
+            .unwrap_or_else(|_| tonic::transport::Endpoint::from_static("http://127.0.0.1")),
         Err(e) => return ProbeOutcome::Error(e.to_string()),
     };
     let connector = tower::service_fn(move |_uri: hyper::Uri| {
         let slot = slot.clone();
         async move {
             let s = slot.lock().ok().and_then(|mut g| g.take());
-            s.map(TokioIo::new).ok_or_else(|| std::io::Error::other("connection already used"))
+            s.map(TokioIo::new)
+                .ok_or_else(|| std::io::Error::other("connection already used"))
         }
     });
-    let channel = match tokio::time::timeout(timeout, endpoint.connect_with_connector(connector)).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return ProbeOutcome::Failure(format!("error: failed to connect service at \"{addr}\": {e}")),
-        Err(_) => return ProbeOutcome::Failure(format!("timeout: failed to connect service \"{addr}\" within {t}")),
-    };
+    let channel =
+        match tokio::time::timeout(timeout, endpoint.connect_with_connector(connector)).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                return ProbeOutcome::Failure(format!(
+                    "error: failed to connect service at \"{addr}\": {e}"
+                ))
+            }
+            Err(_) => {
+                return ProbeOutcome::Failure(format!(
+                    "timeout: failed to connect service \"{addr}\" within {t}"
+                ))
+            }
+        };
     let mut client = HealthClient::new(channel);
-    let req = HealthCheckRequest { service: service.to_string() };
+    let req = HealthCheckRequest {
+        service: service.to_string(),
+    };
     match tokio::time::timeout(timeout, client.check(req)).await {
         Err(_) => ProbeOutcome::Failure(format!("timeout: health rpc did not complete within {t}")),
         Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => ProbeOutcome::Failure(format!(

@@ -30,16 +30,19 @@ impl Drop for ProbeWorkerHandle {
     }
 }
 
-/// Starts the worker.
+/// Starts the worker; its first attempt is at `first_tick` (now for a new worker; the next
+/// tick of the kubelet's still-running ticker for a restarted container's liveness or startup
+/// probe, see `PodWorker::start_probe`).
 pub fn spawn_probe_worker<T: HandlerTarget + 'static>(
     target: Arc<T>,
     probe_type: ProbeType,
     probe: ProbePlan,
     started_at: tokio::time::Instant,
+    first_tick: tokio::time::Instant,
     tx: mpsc::UnboundedSender<ProbeReport>,
 ) -> ProbeWorkerHandle {
     ProbeWorkerHandle(tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(probe.period());
+        let mut ticker = tokio::time::interval_at(first_tick, probe.period());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
@@ -48,7 +51,13 @@ pub fn spawn_probe_worker<T: HandlerTarget + 'static>(
                 continue;
             }
             let outcome = run_probe(target.as_ref(), probe_type, &probe).await;
-            if tx.send(ProbeReport { probe_type, outcome }).is_err() {
+            if tx
+                .send(ProbeReport {
+                    probe_type,
+                    outcome,
+                })
+                .is_err()
+            {
                 break;
             }
         }

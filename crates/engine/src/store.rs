@@ -74,7 +74,9 @@ impl Store {
         st.resource_version += 1;
         pod.metadata.resource_version = Some(st.resource_version.to_string());
         st.pods.insert(key.clone(), pod.clone());
-        let _ = self.changes.send(StoreChange::PodModified(Box::new(pod.clone())));
+        let _ = self
+            .changes
+            .send(StoreChange::PodModified(Box::new(pod.clone())));
         pod
     }
 
@@ -84,7 +86,9 @@ impl Store {
         let mut pod = st.pods.remove(key)?;
         st.resource_version += 1;
         pod.metadata.resource_version = Some(st.resource_version.to_string());
-        let _ = self.changes.send(StoreChange::PodDeleted(Box::new(pod.clone())));
+        let _ = self
+            .changes
+            .send(StoreChange::PodDeleted(Box::new(pod.clone())));
         Some(pod)
     }
 
@@ -143,26 +147,40 @@ impl Store {
                 uid: pod.metadata.uid.clone(),
                 field_path: record.field_path.clone(),
                 resource_version: pod.metadata.resource_version.clone(),
-                ..Default::default()
             },
             reason: Some(record.reason.clone()),
             message: Some(record.message.clone()),
             type_: Some(record.event_type.as_str().to_string()),
             source: Some(EventSource {
-                component: Some(if record.reason == "Scheduled" { "default-scheduler" } else { "kubelet" }.into()),
+                component: Some(
+                    if record.reason == "Scheduled" {
+                        "default-scheduler"
+                    } else {
+                        "kubelet"
+                    }
+                    .into(),
+                ),
                 host: (record.reason != "Scheduled").then(|| self.node_name.clone()),
             }),
             first_timestamp: Some(at.clone()),
             last_timestamp: Some(at),
             count: Some(1),
             event_time: None::<MicroTime>,
-            reporting_component: Some(if record.reason == "Scheduled" { "default-scheduler" } else { "kubelet" }.into()),
+            reporting_component: Some(
+                if record.reason == "Scheduled" {
+                    "default-scheduler"
+                } else {
+                    "kubelet"
+                }
+                .into(),
+            ),
             reporting_instance: Some(self.node_name.clone()),
             ..Default::default()
         };
         st.events.push(event.clone());
-        let _ = self.changes.send(StoreChange::Event(Box::new(event.clone())));
+        let _ = self
+            .changes
+            .send(StoreChange::Event(Box::new(event.clone())));
         event
     }
 }
-

@@ -25,7 +25,7 @@ pub enum VolumeSetupError {
         volume: String,
         /// Cause.
         #[source]
-        source: podvisor_lifecycle::volume::VolumeError,
+        source: Box<podvisor_lifecycle::volume::VolumeError>,
     },
     /// A file or directory could not be written.
     #[error("MountVolume.SetUp failed for volume {volume:?}: write {path}")]
@@ -119,7 +119,7 @@ impl PodVolumes {
         for v in &volumes {
             let source = project_volume(&ctx, v).map_err(|source| VolumeSetupError::Resolve {
                 volume: v.name.clone(),
-                source,
+                source: Box::new(source),
             })?;
             let dir = pod_dir.join("volumes").join(&v.name);
             let path = match source {
@@ -132,7 +132,9 @@ impl PodVolumes {
                 VolumeSource::HostPath { path, type_ } => {
                     let p = PathBuf::from(&path);
                     match type_.as_deref() {
-                        Some("DirectoryOrCreate") => std::fs::create_dir_all(&p).map_err(write_err(&v.name, &p))?,
+                        Some("DirectoryOrCreate") => {
+                            std::fs::create_dir_all(&p).map_err(write_err(&v.name, &p))?
+                        }
                         Some("FileOrCreate") if !p.exists() => {
                             if let Some(parent) = p.parent() {
                                 std::fs::create_dir_all(parent).map_err(write_err(&v.name, &p))?;
@@ -155,7 +157,8 @@ impl PodVolumes {
                         if let Some(parent) = target.parent() {
                             std::fs::create_dir_all(parent).map_err(write_err(&v.name, parent))?;
                         }
-                        std::fs::write(&target, &f.contents).map_err(write_err(&v.name, &target))?;
+                        std::fs::write(&target, &f.contents)
+                            .map_err(write_err(&v.name, &target))?;
                         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(f.mode))
                             .map_err(write_err(&v.name, &target))?;
                     }
@@ -172,18 +175,29 @@ impl PodVolumes {
 
     /// The mounts of a new instance of `c`, with a fresh, empty termination-message file
     /// (mode 0666) named by 8 random hex digits.
-    pub fn mounts_for(&self, c: &ContainerPlan, restart_count: i32) -> Result<InstanceMounts, VolumeSetupError> {
+    pub fn mounts_for(
+        &self,
+        c: &ContainerPlan,
+        restart_count: i32,
+    ) -> Result<InstanceMounts, VolumeSetupError> {
         let mut mounts = Vec::new();
         for m in &c.volume_mounts {
-            let base = self.host_paths.get(&m.volume).ok_or_else(|| VolumeSetupError::Unknown {
-                volume: m.volume.clone(),
-                container: c.name.clone(),
-            })?;
+            let base = self
+                .host_paths
+                .get(&m.volume)
+                .ok_or_else(|| VolumeSetupError::Unknown {
+                    volume: m.volume.clone(),
+                    container: c.name.clone(),
+                })?;
             let source = if m.sub_path.is_empty() {
                 base.clone()
             } else {
                 let sub = Path::new(&m.sub_path);
-                if sub.is_absolute() || sub.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                if sub.is_absolute()
+                    || sub
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
                     return Err(VolumeSetupError::SubPath {
                         volume: m.volume.clone(),
                         sub_path: m.sub_path.clone(),

@@ -30,10 +30,20 @@ use crate::volumes::PodVolumes;
 #[derive(Debug)]
 pub(crate) enum WorkerMsg {
     Observed(Observation),
-    SandboxCreated { id: SandboxId, pod_ip: String },
-    ContainerRunning { instance: InstanceId, id: ContainerId, pid: u32, termination_file: Option<PathBuf> },
+    SandboxCreated {
+        id: SandboxId,
+        pod_ip: String,
+    },
+    ContainerRunning {
+        instance: InstanceId,
+        id: ContainerId,
+        pid: u32,
+        termination_file: Option<PathBuf>,
+    },
     SandboxRemoved,
-    Delete { grace_period_seconds: Option<i64> },
+    Delete {
+        grace_period_seconds: Option<i64>,
+    },
 }
 
 /// The ConfigMaps and Secrets pods can reference.
@@ -62,6 +72,7 @@ pub(crate) struct PodWorker<R: Runtime> {
     pub(crate) volumes: Option<PodVolumes>,
     pub(crate) containers: HashMap<InstanceId, (ContainerId, Timestamp)>,
     pub(crate) probes: HashMap<(InstanceId, ProbeType), ProbeWorkerHandle>,
+    pub(crate) probe_epochs: HashMap<(ContainerRef, ProbeType), tokio::time::Instant>,
     pub(crate) hooks_started: HashMap<(InstanceId, HookType), Timestamp>,
     pub(crate) removed: bool,
     pub(crate) deletion_meta: Option<(Timestamp, i64)>,
@@ -133,11 +144,30 @@ impl<R: Runtime> PodWorker<R> {
             }
             WorkerMsg::SandboxCreated { id, pod_ip } => {
                 self.sandbox = Some(id);
-                self.emit(now, None, Happening::SandboxReady { pod_ip: pod_ip.clone() });
-                self.machine.observe(now, Observation::SandboxReady { pod_ip });
+                self.emit(
+                    now,
+                    None,
+                    Happening::SandboxReady {
+                        pod_ip: pod_ip.clone(),
+                    },
+                );
+                self.machine
+                    .observe(now, Observation::SandboxReady { pod_ip });
             }
-            WorkerMsg::ContainerRunning { instance, id, pid, termination_file } => {
-                self.emit(now, Some(self.name(instance.container)), Happening::Started { restart_count: instance.restart_count, pid });
+            WorkerMsg::ContainerRunning {
+                instance,
+                id,
+                pid,
+                termination_file,
+            } => {
+                self.emit(
+                    now,
+                    Some(self.name(instance.container)),
+                    Happening::Started {
+                        restart_count: instance.restart_count,
+                        pid,
+                    },
+                );
                 self.containers.insert(instance, (id.clone(), now));
                 self.spawn_wait(instance, id, termination_file);
             }
@@ -145,12 +175,27 @@ impl<R: Runtime> PodWorker<R> {
                 self.removed = true;
                 self.emit(now, None, Happening::Removed);
             }
-            WorkerMsg::Delete { grace_period_seconds } => {
-                self.machine.observe(now, Observation::DeleteRequested { grace_period_seconds });
+            WorkerMsg::Delete {
+                grace_period_seconds,
+            } => {
+                self.machine.observe(
+                    now,
+                    Observation::DeleteRequested {
+                        grace_period_seconds,
+                    },
+                );
                 if let Some((at, grace)) = self.machine.deletion() {
-                    if self.deletion_meta.map(|(_, g)| g) != Some(grace) && self.machine.terminal_phase().is_none() {
+                    if self.deletion_meta.map(|(_, g)| g) != Some(grace)
+                        && self.machine.terminal_phase().is_none()
+                    {
                         self.deletion_meta = Some((at, grace));
-                        self.emit(now, None, Happening::Deleting { grace_period_seconds: grace });
+                        self.emit(
+                            now,
+                            None,
+                            Happening::Deleting {
+                                grace_period_seconds: grace,
+                            },
+                        );
                     }
                 }
             }
@@ -159,17 +204,60 @@ impl<R: Runtime> PodWorker<R> {
 
     fn note_observation(&mut self, now: Timestamp, obs: &Observation) {
         match obs {
-            Observation::ContainerExited { instance, exit_code, signal, at, .. } => {
-                let ran_for = self.containers.get(instance).map(|(_, started)| *at - *started);
-                self.emit(now, Some(self.name(instance.container)), Happening::Exited { exit_code: *exit_code, signal: *signal, ran_for });
+            Observation::ContainerExited {
+                instance,
+                exit_code,
+                signal,
+                at,
+                ..
+            } => {
+                let ran_for = self
+                    .containers
+                    .get(instance)
+                    .map(|(_, started)| *at - *started);
+                self.emit(
+                    now,
+                    Some(self.name(instance.container)),
+                    Happening::Exited {
+                        exit_code: *exit_code,
+                        signal: *signal,
+                        ran_for,
+                    },
+                );
             }
-            Observation::HookFinished { instance, hook, result } => {
-                let took = self.hooks_started.remove(&(*instance, *hook)).map_or(Duration::ZERO, |t| now - t);
+            Observation::HookFinished {
+                instance,
+                hook,
+                result,
+            } => {
+                let took = self
+                    .hooks_started
+                    .remove(&(*instance, *hook))
+                    .map_or(Duration::ZERO, |t| now - t);
                 let error = result.as_ref().err().map(|f| f.error.clone());
-                self.emit(now, Some(self.name(instance.container)), Happening::HookFinished { hook: *hook, error, took });
+                self.emit(
+                    now,
+                    Some(self.name(instance.container)),
+                    Happening::HookFinished {
+                        hook: *hook,
+                        error,
+                        took,
+                    },
+                );
             }
-            Observation::ContainerStartFailed { instance, reason, message } => {
-                self.emit(now, Some(self.name(instance.container)), Happening::StartFailed { reason: reason.as_str().into(), message: message.clone() });
+            Observation::ContainerStartFailed {
+                instance,
+                reason,
+                message,
+            } => {
+                self.emit(
+                    now,
+                    Some(self.name(instance.container)),
+                    Happening::StartFailed {
+                        reason: reason.as_str().into(),
+                        message: message.clone(),
+                    },
+                );
             }
             _ => {}
         }
@@ -183,22 +271,55 @@ impl<R: Runtime> PodWorker<R> {
         match action {
             Action::CreateSandbox => self.create_sandbox(),
             Action::StartContainer { instance } => self.start_container(instance),
-            Action::RunHook { instance, hook, handler } => {
+            Action::RunHook {
+                instance,
+                hook,
+                handler,
+            } => {
                 self.hooks_started.insert((instance, hook), now);
-                self.emit(now, Some(self.name(instance.container)), Happening::HookStarted { hook, handler: describe_handler(&handler) });
+                self.emit(
+                    now,
+                    Some(self.name(instance.container)),
+                    Happening::HookStarted {
+                        hook,
+                        handler: describe_handler(&handler),
+                    },
+                );
                 self.run_hook(instance, hook, handler);
             }
             Action::Signal { instance, signal } => {
-                let kill_after = (signal != "SIGKILL").then(|| self.machine.next_wakeup()).flatten().map(|t| t.whole_seconds_since(now));
-                self.emit(now, Some(self.name(instance.container)), Happening::Signal { signal: signal.clone(), kill_after });
+                let kill_after = (signal != "SIGKILL")
+                    .then(|| self.machine.next_wakeup())
+                    .flatten()
+                    .map(|t| t.whole_seconds_since(now));
+                self.emit(
+                    now,
+                    Some(self.name(instance.container)),
+                    Happening::Signal {
+                        signal: signal.clone(),
+                        kill_after,
+                    },
+                );
                 if let Some((id, _)) = self.containers.get(&instance) {
                     if let Err(e) = self.runtime.signal(id, &signal) {
-                        self.emit(now, Some(self.name(instance.container)), Happening::Problem { message: error_chain(&e) });
+                        self.emit(
+                            now,
+                            Some(self.name(instance.container)),
+                            Happening::Problem {
+                                message: error_chain(&e),
+                            },
+                        );
                     }
                 }
             }
-            Action::StartProbe { instance, probe_type } => self.start_probe(instance, probe_type),
-            Action::StopProbe { instance, probe_type } => {
+            Action::StartProbe {
+                instance,
+                probe_type,
+            } => self.start_probe(instance, probe_type),
+            Action::StopProbe {
+                instance,
+                probe_type,
+            } => {
                 self.probes.remove(&(instance, probe_type));
             }
             Action::RecordEvent(record) => self.record_event(record),
@@ -207,7 +328,11 @@ impl<R: Runtime> PodWorker<R> {
     }
 
     fn record_event(&mut self, record: EventRecord) {
-        let container = record.field_path.as_ref().and_then(|p| p.split('{').nth(1)).map(|s| s.trim_end_matches('}').to_string());
+        let container = record
+            .field_path
+            .as_ref()
+            .and_then(|p| p.split('{').nth(1))
+            .map(|s| s.trim_end_matches('}').to_string());
         let pod = self.render();
         self.store.record_event(&pod, &record, &self.clock.wall());
         self.emit(record.at, container, Happening::Event(record));
@@ -224,7 +349,9 @@ impl<R: Runtime> PodWorker<R> {
         match PodVolumes::prepare(&plan, &pod_dir, &objects, &node.0, &node.1) {
             Ok(v) => self.volumes = Some(v),
             Err(e) => {
-                let _ = tx.send(WorkerMsg::Observed(Observation::MountFailed { message: error_chain(&e) }));
+                let _ = tx.send(WorkerMsg::Observed(Observation::MountFailed {
+                    message: error_chain(&e),
+                }));
                 return;
             }
         }
@@ -241,19 +368,33 @@ impl<R: Runtime> PodWorker<R> {
             };
             match runtime.create_sandbox(&spec).await {
                 Ok(info) => {
-                    let _ = tx.send(WorkerMsg::SandboxCreated { id: info.id, pod_ip: info.pod_ip });
+                    let _ = tx.send(WorkerMsg::SandboxCreated {
+                        id: info.id,
+                        pod_ip: info.pod_ip,
+                    });
                 }
                 Err(e) => {
-                    let _ = tx.send(WorkerMsg::Observed(Observation::SandboxFailed { message: error_chain(&e) }));
+                    let _ = tx.send(WorkerMsg::Observed(Observation::SandboxFailed {
+                        message: error_chain(&e),
+                    }));
                 }
             }
         });
     }
 
     fn start_container(&mut self, instance: InstanceId) {
-        let fail = move |reason, message: String| WorkerMsg::Observed(Observation::ContainerStartFailed { instance, reason, message });
+        let fail = move |reason, message: String| {
+            WorkerMsg::Observed(Observation::ContainerStartFailed {
+                instance,
+                reason,
+                message,
+            })
+        };
         let (Some(sandbox), Some(volumes)) = (self.sandbox.clone(), self.volumes.as_ref()) else {
-            self.send(fail(StartFailure::CreateContainerError, "pod sandbox is not ready".into()));
+            self.send(fail(
+                StartFailure::CreateContainerError,
+                "pod sandbox is not ready".into(),
+            ));
             return;
         };
         let plan = self.plan().clone();
@@ -271,10 +412,16 @@ impl<R: Runtime> PodWorker<R> {
             node_allocatable_cpu_millis: node_cpu_millis(),
             node_allocatable_memory_bytes: node_memory_bytes(),
         };
-        let env = match api_container.as_ref().map(|ac| container_environment(&ctx, ac)) {
+        let env = match api_container
+            .as_ref()
+            .map(|ac| container_environment(&ctx, ac))
+        {
             Some(Ok(env)) => env,
             Some(Err(e)) => {
-                self.send(fail(StartFailure::CreateContainerConfigError, e.to_string()));
+                self.send(fail(
+                    StartFailure::CreateContainerConfigError,
+                    e.to_string(),
+                ));
                 return;
             }
             None => Vec::new(),
@@ -284,12 +431,18 @@ impl<R: Runtime> PodWorker<R> {
         let mounts = match volumes.mounts_for(&c, instance.restart_count) {
             Ok(m) => m,
             Err(e) => {
-                self.send(fail(StartFailure::CreateContainerConfigError, error_chain(&e)));
+                self.send(fail(
+                    StartFailure::CreateContainerConfigError,
+                    error_chain(&e),
+                ));
                 return;
             }
         };
         let termination_file = mounts.termination_file.clone();
-        let log_path = self.log_dir.join(&c.name).join(format!("{}.log", instance.restart_count));
+        let log_path = self
+            .log_dir
+            .join(&c.name)
+            .join(format!("{}.log", instance.restart_count));
         let spec = ContainerSpec {
             pod: plan.key.clone(),
             name: c.name.clone(),
@@ -307,19 +460,34 @@ impl<R: Runtime> PodWorker<R> {
         tokio::spawn(async move {
             if let Some(parent) = spec.log_path.parent() {
                 if let Err(e) = std::fs::create_dir_all(parent) {
-                    let _ = tx.send(fail(StartFailure::CreateContainerError, format!("create log directory {}: {e}", parent.display())));
+                    let _ = tx.send(fail(
+                        StartFailure::CreateContainerError,
+                        format!("create log directory {}: {e}", parent.display()),
+                    ));
                     return;
                 }
             }
             match runtime.start_container(&sandbox, &spec).await {
                 Ok(started) => {
                     let at = clock.now();
-                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerCreated { instance }));
-                    let _ = tx.send(WorkerMsg::ContainerRunning { instance, id: started.id, pid: started.pid, termination_file });
-                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerStarted { instance, at }));
+                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerCreated {
+                        instance,
+                    }));
+                    let _ = tx.send(WorkerMsg::ContainerRunning {
+                        instance,
+                        id: started.id,
+                        pid: started.pid,
+                        termination_file,
+                    });
+                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerStarted {
+                        instance,
+                        at,
+                    }));
                 }
                 Err(e @ RuntimeError::StartContainer { .. }) => {
-                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerCreated { instance }));
+                    let _ = tx.send(WorkerMsg::Observed(Observation::ContainerCreated {
+                        instance,
+                    }));
                     let _ = tx.send(fail(StartFailure::RunContainerError, error_chain(&e)));
                 }
                 Err(e) => {
@@ -334,7 +502,10 @@ impl<R: Runtime> PodWorker<R> {
         let tx = self.tx.clone();
         let clock = self.clock;
         let c = self.plan().container(instance.container).clone();
-        let log_path = self.log_dir.join(&c.name).join(format!("{}.log", instance.restart_count));
+        let log_path = self
+            .log_dir
+            .join(&c.name)
+            .join(format!("{}.log", instance.restart_count));
         tokio::spawn(async move {
             let status = runtime.wait(&id).await;
             let at = clock.now();
@@ -343,10 +514,15 @@ impl<R: Runtime> PodWorker<R> {
                 // The runtime lost the container: the kubelet reports it as unknown, exit 137.
                 Err(_) => (137, None),
             };
-            let file = termination_file.as_ref().and_then(|p| std::fs::read(p).ok());
-            let message = termination_message(c.termination_message_policy, exit_code, file.as_deref(), || {
-                read_tail(&log_path, 64 * 1024)
-            });
+            let file = termination_file
+                .as_ref()
+                .and_then(|p| std::fs::read(p).ok());
+            let message = termination_message(
+                c.termination_message_policy,
+                exit_code,
+                file.as_deref(),
+                || read_tail(&log_path, 64 * 1024),
+            );
             let _ = tx.send(WorkerMsg::Observed(Observation::ContainerExited {
                 instance,
                 at,
@@ -386,22 +562,62 @@ impl<R: Runtime> PodWorker<R> {
                     output: String::new(),
                 }),
             };
-            let _ = tx.send(WorkerMsg::Observed(Observation::HookFinished { instance, hook, result }));
+            let _ = tx.send(WorkerMsg::Observed(Observation::HookFinished {
+                instance,
+                hook,
+                result,
+            }));
         });
     }
 
     fn start_probe(&mut self, instance: InstanceId, probe_type: ProbeType) {
-        let Some(probe) = self.plan().container(instance.container).probe(probe_type).cloned() else { return };
-        let Some(target) = self.target(instance) else { return };
-        let started_at = self.containers.get(&instance).map_or(self.clock.started(), |(_, t)| self.clock.instant(*t));
+        let Some(probe) = self
+            .plan()
+            .container(instance.container)
+            .probe(probe_type)
+            .cloned()
+        else {
+            return;
+        };
+        let Some(target) = self.target(instance) else {
+            return;
+        };
+        let started_at = self
+            .containers
+            .get(&instance)
+            .map_or(self.clock.started(), |(_, t)| self.clock.instant(*t));
         let now = self.clock.now();
-        self.emit(now, Some(self.name(instance.container)), Happening::ProbeStarted { probe_type });
+        self.emit(
+            now,
+            Some(self.name(instance.container)),
+            Happening::ProbeStarted { probe_type },
+        );
+        // The kubelet keeps one worker per container and probe type across restarts: a new
+        // instance's liveness/startup probe waits for the next tick of the running ticker, while
+        // readiness is triggered at once when a started container has no readiness result.
+        let now_instant = self.clock.instant(now);
+        let period = probe.period();
+        let epoch = *self
+            .probe_epochs
+            .entry((instance.container, probe_type))
+            .or_insert(now_instant);
+        let first_tick = if probe_type == ProbeType::Readiness || epoch == now_instant {
+            now_instant
+        } else {
+            let elapsed = now_instant.saturating_duration_since(epoch);
+            let periods = elapsed.as_nanos() / period.as_nanos().max(1) + 1;
+            epoch + period * u32::try_from(periods).unwrap_or(u32::MAX)
+        };
         let (ptx, mut prx) = mpsc::unbounded_channel();
-        let handle = spawn_probe_worker(target, probe_type, probe, started_at, ptx);
+        let handle = spawn_probe_worker(target, probe_type, probe, started_at, first_tick, ptx);
         let tx = self.tx.clone();
         tokio::spawn(async move {
             while let Some(report) = prx.recv().await {
-                let obs = Observation::ProbeResult { instance, probe_type: report.probe_type, outcome: report.outcome };
+                let obs = Observation::ProbeResult {
+                    instance,
+                    probe_type: report.probe_type,
+                    outcome: report.outcome,
+                };
                 if tx.send(WorkerMsg::Observed(obs)).is_err() {
                     break;
                 }
@@ -428,7 +644,8 @@ impl<R: Runtime> PodWorker<R> {
         let mut pod = self.machine.pod();
         if let Some((at, grace)) = self.deletion_meta {
             let wall = self.clock.wall();
-            pod.metadata.deletion_timestamp = Some(wall.k8s_time(at + Duration::from_secs(u64::try_from(grace).unwrap_or(0))));
+            pod.metadata.deletion_timestamp =
+                Some(wall.k8s_time(at + Duration::from_secs(u64::try_from(grace).unwrap_or(0))));
             pod.metadata.deletion_grace_period_seconds = Some(grace);
         }
         pod
@@ -437,20 +654,39 @@ impl<R: Runtime> PodWorker<R> {
     fn publish(&mut self, now: Timestamp) {
         let pod = self.render();
         let status = pod.status.clone().unwrap_or_default();
-        let phase = self.machine.terminal_phase().unwrap_or(match status.phase.as_deref() {
-            Some("Running") => Phase::Running,
-            Some("Succeeded") => Phase::Succeeded,
-            Some("Failed") => Phase::Failed,
-            _ => Phase::Pending,
-        });
+        let phase = self
+            .machine
+            .terminal_phase()
+            .unwrap_or(match status.phase.as_deref() {
+                Some("Running") => Phase::Running,
+                Some("Succeeded") => Phase::Succeeded,
+                Some("Failed") => Phase::Failed,
+                _ => Phase::Pending,
+            });
         if self.last_phase != Some(phase) {
             self.last_phase = Some(phase);
             self.emit(now, None, Happening::Phase { phase });
         }
-        for s in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
-            let was = self.last_ready.insert(s.name.clone(), s.ready).unwrap_or(false);
-            if was != s.ready && s.state.as_ref().is_some_and(|st| st.running.is_some() || !s.ready) {
-                self.emit(now, Some(s.name.clone()), Happening::Ready { ready: s.ready });
+        for s in status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+        {
+            let was = self
+                .last_ready
+                .insert(s.name.clone(), s.ready)
+                .unwrap_or(false);
+            if was != s.ready
+                && s.state
+                    .as_ref()
+                    .is_some_and(|st| st.running.is_some() || !s.ready)
+            {
+                self.emit(
+                    now,
+                    Some(s.name.clone()),
+                    Happening::Ready { ready: s.ready },
+                );
             }
         }
         self.store.put_pod(&self.plan().key.clone(), pod);
@@ -469,7 +705,12 @@ fn api_container(pod: &Pod, r: ContainerRef) -> Option<k8s_openapi::api::core::v
 pub fn describe_handler(h: &HandlerPlan) -> String {
     match h {
         HandlerPlan::Exec { command } => format!("exec {command:?}"),
-        HandlerPlan::HttpGet(g) => format!("httpGet {}:{}{}", g.host.as_deref().unwrap_or("<pod IP>"), g.port, g.path),
+        HandlerPlan::HttpGet(g) => format!(
+            "httpGet {}:{}{}",
+            g.host.as_deref().unwrap_or("<pod IP>"),
+            g.port,
+            g.path
+        ),
         HandlerPlan::TcpSocket { port, .. } => format!("tcpSocket :{port}"),
         HandlerPlan::Grpc { port, service } => format!("grpc :{port} {service:?}"),
         HandlerPlan::Sleep { seconds } => format!("sleep {seconds}s"),
@@ -491,7 +732,9 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 /// The last `max` bytes of a file (empty when it cannot be read).
 fn read_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else { return Vec::new() };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > max && f.seek(SeekFrom::Start(len - max)).is_err() {
         return Vec::new();

@@ -7,13 +7,13 @@ use podvisor_engine::runtime::fake::{FakeBehaviour, FakeRuntime};
 use podvisor_engine::runtime::ExecOutput;
 use podvisor_engine::timeline::{Happening, TimelineEntry};
 use podvisor_engine::{Engine, EngineConfig};
-use podvisor_lifecycle::manifest::parse_manifests;
+use podvisor_lifecycle::intake::{build_plan, parse};
 use podvisor_lifecycle::plan::{PodKey, PodPlan};
 use tokio::sync::broadcast;
 
 fn plan(yaml: &str) -> PodPlan {
-    let m = parse_manifests(yaml, "test.yaml").expect("manifest parses");
-    PodPlan::from_pod(m.pods.into_iter().next().expect("one pod")).expect("pod is valid")
+    let m = parse(yaml, "test.yaml").expect("manifest parses");
+    build_plan(m.pods.into_iter().next().expect("one pod")).expect("pod is valid")
 }
 
 fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> Engine<FakeRuntime> {
@@ -28,7 +28,10 @@ fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> Engine<FakeRuntime> {
 }
 
 fn key(name: &str) -> PodKey {
-    PodKey { namespace: "default".into(), name: name.into() }
+    PodKey {
+        namespace: "default".into(),
+        name: name.into(),
+    }
 }
 
 /// Drains the timeline collected so far.
@@ -67,11 +70,14 @@ spec:
 async fn pre_stop_then_sigterm_with_the_rest_of_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let rt = FakeRuntime::new();
-    rt.behave("app", FakeBehaviour {
-        exec: (Duration::from_millis(12_500), ExecOutput::default()),
-        on_stop_signal: None,
-        ..Default::default()
-    });
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exec: (Duration::from_millis(12_500), ExecOutput::default()),
+            on_stop_signal: None,
+            ..Default::default()
+        },
+    );
     let e = engine(rt.clone(), &dir);
     let mut rx = e.subscribe();
     e.apply(plan(PRESTOP_POD)).unwrap();
@@ -80,16 +86,40 @@ async fn pre_stop_then_sigterm_with_the_rest_of_the_grace_period() {
     let pod = e.wait(&key("web")).await.unwrap();
     let tl = drain(&mut rx);
     let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
-    let term = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"));
-    let kill = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"));
+    let term = at_of(
+        &tl,
+        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"),
+    );
+    let kill = at_of(
+        &tl,
+        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"),
+    );
     let pre = (term - deleted).as_secs_f64();
     assert!((12.4..12.7).contains(&pre), "SIGTERM {pre}s after deletion");
     // 30 - floor(12.5) = 18 s between SIGTERM and SIGKILL.
     let window = (kill - term).as_secs_f64();
-    assert!((17.9..18.2).contains(&window), "SIGKILL {window}s after SIGTERM");
-    assert_eq!(rt.signals(), vec![("app".to_string(), "SIGTERM".to_string()), ("app".to_string(), "SIGKILL".to_string())]);
+    assert!(
+        (17.9..18.2).contains(&window),
+        "SIGKILL {window}s after SIGTERM"
+    );
+    assert_eq!(
+        rt.signals(),
+        vec![
+            ("app".to_string(), "SIGTERM".to_string()),
+            ("app".to_string(), "SIGKILL".to_string())
+        ]
+    );
     let cs = &pod.status.unwrap().container_statuses.unwrap()[0];
-    assert_eq!(cs.state.as_ref().unwrap().terminated.as_ref().unwrap().exit_code, 137);
+    assert_eq!(
+        cs.state
+            .as_ref()
+            .unwrap()
+            .terminated
+            .as_ref()
+            .unwrap()
+            .exit_code,
+        137
+    );
     assert!(pod.metadata.deletion_timestamp.is_some());
     assert_eq!(pod.metadata.deletion_grace_period_seconds, Some(30));
 }
@@ -98,11 +128,14 @@ async fn pre_stop_then_sigterm_with_the_rest_of_the_grace_period() {
 async fn force_delete_gives_pre_stop_one_second_and_the_stop_signal_two() {
     let dir = tempfile::tempdir().unwrap();
     let rt = FakeRuntime::new();
-    rt.behave("app", FakeBehaviour {
-        exec: (Duration::from_secs(100), ExecOutput::default()),
-        on_stop_signal: None,
-        ..Default::default()
-    });
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exec: (Duration::from_secs(100), ExecOutput::default()),
+            on_stop_signal: None,
+            ..Default::default()
+        },
+    );
     let e = engine(rt.clone(), &dir);
     let mut rx = e.subscribe();
     e.apply(plan(PRESTOP_POD)).unwrap();
@@ -111,8 +144,14 @@ async fn force_delete_gives_pre_stop_one_second_and_the_stop_signal_two() {
     e.wait(&key("web")).await.unwrap();
     let tl = drain(&mut rx);
     let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
-    let term = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"));
-    let kill = at_of(&tl, |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"));
+    let term = at_of(
+        &tl,
+        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"),
+    );
+    let kill = at_of(
+        &tl,
+        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"),
+    );
     assert!(((term - deleted).as_secs_f64() - 1.0).abs() < 0.1);
     assert!(((kill - term).as_secs_f64() - 2.0).abs() < 0.1);
 }
@@ -121,9 +160,16 @@ async fn force_delete_gives_pre_stop_one_second_and_the_stop_signal_two() {
 async fn a_completed_pod_is_published_with_its_terminal_status_and_events() {
     let dir = tempfile::tempdir().unwrap();
     let rt = FakeRuntime::new();
-    rt.behave("app", FakeBehaviour { exits_after: Some((Duration::from_secs(3), 0)), ..Default::default() });
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exits_after: Some((Duration::from_secs(3), 0)),
+            ..Default::default()
+        },
+    );
     let e = engine(rt, &dir);
-    e.apply(plan(r#"
+    e.apply(plan(
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: job}
@@ -131,13 +177,23 @@ spec:
   restartPolicy: Never
   containers:
   - {name: app, image: busybox, command: ['true']}
-"#)).unwrap();
+"#,
+    ))
+    .unwrap();
     let pod = e.wait(&key("job")).await.unwrap();
-    assert_eq!(pod.status.as_ref().unwrap().phase.as_deref(), Some("Succeeded"));
+    assert_eq!(
+        pod.status.as_ref().unwrap().phase.as_deref(),
+        Some("Succeeded")
+    );
     let stored = e.store().pod(&key("job")).unwrap();
     assert_eq!(stored.status.unwrap().phase.as_deref(), Some("Succeeded"));
     assert!(stored.metadata.resource_version.is_some());
-    let reasons: Vec<String> = e.store().events().into_iter().filter_map(|ev| ev.reason).collect();
+    let reasons: Vec<String> = e
+        .store()
+        .events()
+        .into_iter()
+        .filter_map(|ev| ev.reason)
+        .collect();
     assert_eq!(reasons, vec!["Scheduled", "Pulled", "Created", "Started"]);
 }
 
@@ -145,12 +201,23 @@ spec:
 async fn liveness_failures_restart_the_container_through_the_worker() {
     let dir = tempfile::tempdir().unwrap();
     let rt = FakeRuntime::new();
-    rt.behave("app", FakeBehaviour {
-        exec: (Duration::ZERO, ExecOutput { exit_code: 1, stdout: b"unhealthy".to_vec(), stderr: vec![] }),
-        ..Default::default()
-    });
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exec: (
+                Duration::ZERO,
+                ExecOutput {
+                    exit_code: 1,
+                    stdout: b"unhealthy".to_vec(),
+                    stderr: vec![],
+                },
+            ),
+            ..Default::default()
+        },
+    );
     let e = engine(rt.clone(), &dir);
-    e.apply(plan(r#"
+    e.apply(plan(
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {name: live}
@@ -164,14 +231,24 @@ spec:
       exec: {command: ['check']}
       periodSeconds: 10
       failureThreshold: 3
-"#)).unwrap();
+"#,
+    ))
+    .unwrap();
     // Failures at 0, 10, 20 s: killed at 20 s, restarted at once.
     tokio::time::sleep(Duration::from_millis(20_500)).await;
     let pod = e.store().pod(&key("live")).unwrap();
     let cs = &pod.status.unwrap().container_statuses.unwrap()[0];
     assert_eq!(cs.restart_count, 1);
-    let unhealthy = e.store().events().into_iter().find(|ev| ev.reason.as_deref() == Some("Unhealthy")).unwrap();
-    assert_eq!(unhealthy.message.as_deref(), Some("Liveness probe failed: unhealthy"));
+    let unhealthy = e
+        .store()
+        .events()
+        .into_iter()
+        .find(|ev| ev.reason.as_deref() == Some("Unhealthy"))
+        .unwrap();
+    assert_eq!(
+        unhealthy.message.as_deref(),
+        Some("Liveness probe failed: unhealthy")
+    );
     assert_eq!(unhealthy.count, Some(3));
     e.delete(&key("live"), None).unwrap();
     e.wait(&key("live")).await.unwrap();

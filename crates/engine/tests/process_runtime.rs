@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use podvisor_engine::runtime::process::{Isolation, LinuxRuntime, LinuxRuntimeConfig};
-use podvisor_engine::runtime::{ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec};
+use podvisor_engine::runtime::{
+    ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec,
+};
 use podvisor_lifecycle::plan::PodKey;
 
 fn runtime(dir: &Path) -> LinuxRuntime {
@@ -28,7 +30,10 @@ fn namespaces(rt: &LinuxRuntime) -> bool {
 }
 
 fn pod() -> PodKey {
-    PodKey { namespace: "default".into(), name: "web".into() }
+    PodKey {
+        namespace: "default".into(),
+        name: "web".into(),
+    }
 }
 
 async fn sandbox(rt: &LinuxRuntime, dir: &Path) -> SandboxInfo {
@@ -74,11 +79,20 @@ async fn exit_code_and_log_are_reported() {
     let d = tempfile::tempdir().unwrap();
     let rt = runtime(d.path());
     let sb = sandbox(&rt, d.path()).await;
-    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "echo $GREETING; echo err >&2; exit 3")).await.unwrap();
+    let c = rt
+        .start_container(
+            &sb.id,
+            &spec(d.path(), "a", "echo $GREETING; echo err >&2; exit 3"),
+        )
+        .await
+        .unwrap();
     let st = rt.wait(&c.id).await.unwrap();
     assert_eq!(st.exit_code, 3);
     assert_eq!(st.signal, None);
-    assert_eq!(std::fs::read_to_string(d.path().join("a.log")).unwrap(), "hi\nerr\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("a.log")).unwrap(),
+        "hi\nerr\n"
+    );
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
 
@@ -90,9 +104,18 @@ async fn the_command_is_pid_1_and_the_hostname_is_the_pods() {
         return;
     }
     let sb = sandbox(&rt, d.path()).await;
-    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "echo $$ $HOSTNAME $(hostname)")).await.unwrap();
+    let c = rt
+        .start_container(
+            &sb.id,
+            &spec(d.path(), "a", "echo $$ $HOSTNAME $(hostname)"),
+        )
+        .await
+        .unwrap();
     rt.wait(&c.id).await.unwrap();
-    assert_eq!(std::fs::read_to_string(d.path().join("a.log")).unwrap(), "1 web-host web-host\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("a.log")).unwrap(),
+        "1 web-host web-host\n"
+    );
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
 
@@ -104,7 +127,10 @@ async fn sh_as_pid_1_ignores_sigterm_and_dies_at_sigkill() {
         return;
     }
     let sb = sandbox(&rt, d.path()).await;
-    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "sleep 600")).await.unwrap();
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "sleep 600"))
+        .await
+        .unwrap();
     rt.signal(&c.id, "SIGTERM").unwrap();
     let still = tokio::time::timeout(Duration::from_millis(300), rt.wait(&c.id)).await;
     assert!(still.is_err(), "sh exited on SIGTERM: {still:?}");
@@ -120,9 +146,16 @@ async fn a_trap_handles_sigterm() {
     let rt = runtime(d.path());
     let sb = sandbox(&rt, d.path()).await;
     let marker = d.path().join("ready");
-    let script = format!("trap 'exit 0' TERM; touch {}; while true; do sleep 0.05; done", marker.display());
+    let script = format!(
+        "trap 'exit 0' TERM; touch {}; while true; do sleep 0.05; done",
+        marker.display()
+    );
     let mut s = spec(d.path(), "a", &script);
-    s.mounts.push(Mount { source: d.path().to_path_buf(), target: d.path().to_path_buf(), read_only: false });
+    s.mounts.push(Mount {
+        source: d.path().to_path_buf(),
+        target: d.path().to_path_buf(),
+        read_only: false,
+    });
     let c = rt.start_container(&sb.id, &s).await.unwrap();
     for _ in 0..500 {
         if marker.exists() {
@@ -141,8 +174,13 @@ async fn exec_runs_inside_the_container_and_times_out() {
     let d = tempfile::tempdir().unwrap();
     let rt = runtime(d.path());
     let sb = sandbox(&rt, d.path()).await;
-    let c = rt.start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600")).await.unwrap();
-    let argv: Vec<String> = ["sh", "-c", "echo $GREETING; echo oops >&2; exit 4"].map(String::from).to_vec();
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600"))
+        .await
+        .unwrap();
+    let argv: Vec<String> = ["sh", "-c", "echo $GREETING; echo oops >&2; exit 4"]
+        .map(String::from)
+        .to_vec();
     let out = rt.exec_sync(&c.id, &argv, None).await.unwrap();
     assert_eq!(out.exit_code, 4);
     assert_eq!(out.stdout, b"hi\n");
@@ -153,7 +191,9 @@ async fn exec_runs_inside_the_container_and_times_out() {
         assert_eq!(out.stdout, b"web-host\n");
     }
     let argv: Vec<String> = ["sleep", "5"].map(String::from).to_vec();
-    let r = rt.exec_sync(&c.id, &argv, Some(Duration::from_millis(200))).await;
+    let r = rt
+        .exec_sync(&c.id, &argv, Some(Duration::from_millis(200)))
+        .await;
     assert!(matches!(r, Err(RuntimeError::ExecTimeout { .. })), "{r:?}");
     rt.signal(&c.id, "SIGKILL").unwrap();
     rt.wait(&c.id).await.unwrap();
@@ -168,7 +208,10 @@ async fn a_missing_program_is_a_start_error() {
     let mut s = spec(d.path(), "a", "");
     s.argv = vec!["/no/such/program".into()];
     let r = rt.start_container(&sb.id, &s).await;
-    assert!(matches!(r, Err(RuntimeError::StartContainer { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(RuntimeError::StartContainer { .. })),
+        "{r:?}"
+    );
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
 
@@ -192,8 +235,16 @@ async fn bind_mounts_are_mounted_and_read_only_is_enforced() {
     let script = format!("cat {t}/data; echo x > {t}/y || echo read-only; echo bye > /dev/termination-log; ls /dev/null /dev/pts > /dev/null && echo dev-ok", t = target.display());
     let mut s = spec(d.path(), "a", &script);
     s.mounts = vec![
-        Mount { source: vol.clone(), target: target.clone(), read_only: true },
-        Mount { source: file.clone(), target: "/dev/termination-log".into(), read_only: false },
+        Mount {
+            source: vol.clone(),
+            target: target.clone(),
+            read_only: true,
+        },
+        Mount {
+            source: file.clone(),
+            target: "/dev/termination-log".into(),
+            read_only: false,
+        },
     ];
     let c = rt.start_container(&sb.id, &s).await.unwrap();
     rt.wait(&c.id).await.unwrap();
@@ -203,8 +254,14 @@ async fn bind_mounts_are_mounted_and_read_only_is_enforced() {
     assert!(!vol.join("y").exists());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "bye\n");
     assert!(log.contains("dev-ok"), "{log}");
-    assert!(!Path::new("/dev/termination-log").exists(), "termination log leaked to the host's /dev");
-    assert!(!target.join("data").exists(), "bind mount leaked to the host");
+    assert!(
+        !Path::new("/dev/termination-log").exists(),
+        "termination log leaked to the host's /dev"
+    );
+    assert!(
+        !target.join("data").exists(),
+        "bind mount leaked to the host"
+    );
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
 
@@ -225,12 +282,20 @@ async fn containers_of_a_pod_share_localhost_and_connect_tcp_reaches_the_pod_ip(
         .await
         .unwrap();
     assert_eq!(rt.wait(&client.id).await.unwrap().exit_code, 0);
-    assert_eq!(std::fs::read_to_string(d.path().join("client.log")).unwrap(), "hello\n");
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("client.log")).unwrap(),
+        "hello\n"
+    );
     // From the supervisor, through the pod's network namespace, on the pod IP.
     let addr = format!("{}:8080", sb.pod_ip).parse().unwrap();
-    let mut s = rt.connect_tcp(&sb.id, addr, Duration::from_secs(2)).await.unwrap();
+    let mut s = rt
+        .connect_tcp(&sb.id, addr, Duration::from_secs(2))
+        .await
+        .unwrap();
     let mut buf = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf).await.unwrap();
+    tokio::io::AsyncReadExt::read_to_end(&mut s, &mut buf)
+        .await
+        .unwrap();
     assert_eq!(buf, b"hello");
     // The host cannot reach it: the pod has its own network.
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err());
@@ -245,7 +310,17 @@ async fn background_children_die_with_the_main_process() {
     let rt = runtime(d.path());
     let sb = sandbox(&rt, d.path()).await;
     let token = 4_000_000 + std::process::id();
-    let c = rt.start_container(&sb.id, &spec(d.path(), "a", &format!("setsid sleep {token} & sleep {token} & echo started; sleep 0.2; exit 0"))).await.unwrap();
+    let c = rt
+        .start_container(
+            &sb.id,
+            &spec(
+                d.path(),
+                "a",
+                &format!("setsid sleep {token} & sleep {token} & echo started; sleep 0.2; exit 0"),
+            ),
+        )
+        .await
+        .unwrap();
     let st = rt.wait(&c.id).await.unwrap();
     assert_eq!(st.exit_code, 0);
     let left = count_processes(&format!("sleep {token}"));
@@ -259,7 +334,11 @@ fn count_processes(needle: &str) -> usize {
         .flatten()
         .filter(|e| {
             std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(needle)
+                })
                 .unwrap_or(false)
         })
         .count()

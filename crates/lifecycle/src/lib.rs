@@ -2,18 +2,19 @@
 #![deny(missing_docs)]
 
 pub mod action;
-pub mod observation;
-pub mod plan;
-pub mod time;
 pub mod backoff;
 pub mod conditions;
+pub mod env;
 pub mod grace;
+pub mod intake;
 pub mod machine;
+pub mod observation;
 pub mod phase;
+pub mod plan;
+pub mod printer;
 pub mod probe;
 pub mod restart;
 pub mod status;
-pub mod env;
 pub mod termination_message;
+pub mod time;
 pub mod volume;
-pub mod printer;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use podvisor_engine::runtime::linux::{LinuxRuntime, LinuxRuntimeConfig};
+use podvisor_engine::runtime::process::{LinuxRuntime, LinuxRuntimeConfig};
 use podvisor_engine::{Engine, EngineConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -72,7 +72,10 @@ pub fn main(args: RunArgs) -> ExitCode {
         eprintln!("error: no Pod in the input");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -120,7 +123,9 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
     ));
     engine.set_objects(inputs.objects);
     let style = Style {
-        color: !args.no_color && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        color: !args.no_color
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none(),
     };
     let multi_pod = inputs.plans.len() > 1;
     let mut timeline = engine.subscribe();
@@ -150,8 +155,10 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
         let stop = stop_requested.clone();
         let grace = args.grace_period;
         let stop_after = args.stop_after;
-        let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut sigint =
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut sigterm =
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         tokio::spawn(async move {
             let after = async {
                 match stop_after {
@@ -184,9 +191,16 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
     let mut failed = false;
     for p in &pods {
         let row = podvisor_lifecycle::printer::pod_row(p);
-        let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        let phase = p
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
         let name = p.metadata.name.clone().unwrap_or_default();
-        eprintln!("pod {name}: {phase} (READY {}, STATUS {}, RESTARTS {})", row.ready, row.status, row.restarts);
+        eprintln!(
+            "pod {name}: {phase} (READY {}, STATUS {}, RESTARTS {})",
+            row.ready, row.status, row.restarts
+        );
         if phase == "Failed" && !(stopped || p.metadata.deletion_timestamp.is_some()) {
             failed = true;
         }
@@ -209,8 +223,15 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
         });
         match format {
             Output::Json => println!("{}", serde_json::to_string_pretty(&list)?),
-            Output::Yaml => print!("{}", serde_saphyr::to_string(&list).context("serialising YAML")?),
+            Output::Yaml => print!(
+                "{}",
+                serde_saphyr::to_string(&list).context("serialising YAML")?
+            ),
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

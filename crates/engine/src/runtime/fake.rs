@@ -86,7 +86,11 @@ impl FakeRuntime {
     }
 
     fn behaviour(&self, name: &str) -> FakeBehaviour {
-        self.lock().behaviours.get(name).cloned().unwrap_or_default()
+        self.lock()
+            .behaviours
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn exit_later(&self, id: &ContainerId, after: Duration, status: ExitStatus) {
@@ -121,7 +125,11 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
-    async fn start_container(&self, _sandbox: &SandboxId, spec: &ContainerSpec) -> Result<StartedContainer, RuntimeError> {
+    async fn start_container(
+        &self,
+        _sandbox: &SandboxId,
+        spec: &ContainerSpec,
+    ) -> Result<StartedContainer, RuntimeError> {
         let b = self.behaviour(&spec.name);
         if b.start_fails {
             return Err(RuntimeError::StartContainer {
@@ -141,7 +149,14 @@ impl Runtime for FakeRuntime {
             },
         );
         if let Some((after, code)) = b.exits_after {
-            self.exit_later(&id, after, ExitStatus { exit_code: code, signal: None });
+            self.exit_later(
+                &id,
+                after,
+                ExitStatus {
+                    exit_code: code,
+                    signal: None,
+                },
+            );
         }
         Ok(StartedContainer { id, pid: 1000 + n })
     }
@@ -155,7 +170,10 @@ impl Runtime for FakeRuntime {
             .wait_for(Option::is_some)
             .await
             .map_err(|_| RuntimeError::ContainerNotFound(id.clone()))?
-            .unwrap_or(ExitStatus { exit_code: 137, signal: Some(9) });
+            .unwrap_or(ExitStatus {
+                exit_code: 137,
+                signal: Some(9),
+            });
         Ok(status)
     }
 
@@ -166,14 +184,33 @@ impl Runtime for FakeRuntime {
         };
         self.lock().signals.push((name.clone(), signal.to_string()));
         if signal == "SIGKILL" {
-            self.exit_later(id, Duration::ZERO, ExitStatus { exit_code: 137, signal: Some(9) });
+            self.exit_later(
+                id,
+                Duration::ZERO,
+                ExitStatus {
+                    exit_code: 137,
+                    signal: Some(9),
+                },
+            );
         } else if let Some((after, code)) = self.behaviour(&name).on_stop_signal {
-            self.exit_later(id, after, ExitStatus { exit_code: code, signal: None });
+            self.exit_later(
+                id,
+                after,
+                ExitStatus {
+                    exit_code: code,
+                    signal: None,
+                },
+            );
         }
         Ok(())
     }
 
-    async fn exec_sync(&self, id: &ContainerId, argv: &[String], timeout: Option<Duration>) -> Result<ExecOutput, RuntimeError> {
+    async fn exec_sync(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<ExecOutput, RuntimeError> {
         let name = match self.lock().containers.get(id) {
             Some(c) => c.name.clone(),
             None => return Err(RuntimeError::ContainerNotFound(id.clone())),
@@ -183,15 +220,27 @@ impl Runtime for FakeRuntime {
         if let Some(t) = timeout {
             if took > t {
                 tokio::time::sleep(t).await;
-                return Err(RuntimeError::ExecTimeout { argv: argv.to_vec(), timeout: t });
+                return Err(RuntimeError::ExecTimeout {
+                    argv: argv.to_vec(),
+                    timeout: t,
+                });
             }
         }
         tokio::time::sleep(took).await;
         Ok(out)
     }
 
-    async fn connect_tcp(&self, sandbox: &SandboxId, addr: SocketAddr, timeout: Duration) -> Result<tokio::net::TcpStream, RuntimeError> {
-        let err = |source| RuntimeError::Connect { sandbox: sandbox.clone(), addr, source };
+    async fn connect_tcp(
+        &self,
+        sandbox: &SandboxId,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<tokio::net::TcpStream, RuntimeError> {
+        let err = |source| RuntimeError::Connect {
+            sandbox: sandbox.clone(),
+            addr,
+            source,
+        };
         match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(err(e)),

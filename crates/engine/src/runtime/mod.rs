@@ -218,8 +218,10 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Tear the sandbox down (StopPodSandbox + RemovePodSandbox). Every container of the pod has
     /// already exited; any straggler process is killed.
-    fn remove_sandbox(&self, id: &SandboxId)
-        -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    fn remove_sandbox(
+        &self,
+        id: &SandboxId,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Create and start a container instance in the sandbox (CreateContainer + StartContainer).
     /// Returns once the entrypoint has been exec'd (or failed to be).
@@ -231,7 +233,10 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Resolves when the container's main process has exited (and every process of the
     /// instance is gone). May be called more than once and from several tasks.
-    fn wait(&self, id: &ContainerId) -> impl Future<Output = Result<ExitStatus, RuntimeError>> + Send;
+    fn wait(
+        &self,
+        id: &ContainerId,
+    ) -> impl Future<Output = Result<ExitStatus, RuntimeError>> + Send;
 
     /// Send a signal (by name: `SIGTERM`, `SIGKILL`, `SIGUSR1`, ...) to the main process.
     /// Sending to an exited container is not an error.

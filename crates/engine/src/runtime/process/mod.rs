@@ -91,7 +91,9 @@ pub struct LinuxRuntime {
 
 impl std::fmt::Debug for LinuxRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinuxRuntime").field("isolation", &self.isolation).finish()
+        f.debug_struct("LinuxRuntime")
+            .field("isolation", &self.isolation)
+            .finish()
     }
 }
 
@@ -105,7 +107,11 @@ pub fn parse_signal(name: &str) -> Option<Signal> {
         return Signal::try_from(n).ok();
     }
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     full.parse().ok()
 }
 
@@ -158,7 +164,9 @@ impl LinuxRuntime {
     }
 }
 
-async fn read_report(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Option<Report> {
+async fn read_report(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+) -> Option<Report> {
     while let Ok(Some(line)) = lines.next_line().await {
         if let Ok(r) = serde_json::from_str(&line) {
             return Some(r);
@@ -171,16 +179,40 @@ impl Runtime for LinuxRuntime {
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<SandboxInfo, RuntimeError> {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let id = SandboxId(format!("{}-{}-{n}", spec.pod.namespace, spec.pod.name));
-        let err = |source| RuntimeError::CreateSandbox { pod: spec.pod.clone(), source };
+        let err = |source| RuntimeError::CreateSandbox {
+            pod: spec.pod.clone(),
+            source,
+        };
         if self.isolation == Isolation::None {
-            self.lock().sandboxes.insert(id.clone(), SandboxEntry { child: None, pid: 0, hostname: spec.hostname.clone() });
-            return Ok(SandboxInfo { id, pod_ip: "127.0.0.1".into() });
+            self.lock().sandboxes.insert(
+                id.clone(),
+                SandboxEntry {
+                    child: None,
+                    pid: 0,
+                    hostname: spec.hostname.clone(),
+                },
+            );
+            return Ok(SandboxInfo {
+                id,
+                pod_ip: "127.0.0.1".into(),
+            });
         }
         let mut cmd = self.shim();
-        cmd.args(["sandbox", &spec.hostname, if self.config.die_with_parent { "1" } else { "0" }]);
+        cmd.args([
+            "sandbox",
+            &spec.hostname,
+            if self.config.die_with_parent {
+                "1"
+            } else {
+                "0"
+            },
+        ]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(err)?;
-        let stdout = child.stdout.take().ok_or_else(|| err(io::Error::other("no stdout")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| err(io::Error::other("no stdout")))?;
         let mut lines = BufReader::new(stdout).lines();
         match read_report(&mut lines).await {
             Some(Report::Ready) => {}
@@ -190,13 +222,23 @@ impl Runtime for LinuxRuntime {
                     let _ = e.read_to_string(&mut stderr).await;
                 }
                 let _ = child.kill().await;
-                return Err(err(io::Error::other(format!("sandbox monitor failed: {}", stderr.trim()))));
+                return Err(err(io::Error::other(format!(
+                    "sandbox monitor failed: {}",
+                    stderr.trim()
+                ))));
             }
         }
         let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         // 127.244.<n / 250>.<n % 250 + 2>: unique per sandbox, local to the pod's namespace.
         let pod_ip = format!("127.244.{}.{}", (n / 250) % 256, n % 250 + 2);
-        self.lock().sandboxes.insert(id.clone(), SandboxEntry { child: Some(child), pid, hostname: spec.hostname.clone() });
+        self.lock().sandboxes.insert(
+            id.clone(),
+            SandboxEntry {
+                child: Some(child),
+                pid,
+                hostname: spec.hostname.clone(),
+            },
+        );
         Ok(SandboxInfo { id, pod_ip })
     }
 
@@ -211,15 +253,29 @@ impl Runtime for LinuxRuntime {
         Ok(())
     }
 
-    async fn start_container(&self, sandbox: &SandboxId, spec: &ContainerSpec) -> Result<StartedContainer, RuntimeError> {
-        let create = |source| RuntimeError::CreateContainer { pod: spec.pod.clone(), container: spec.name.clone(), source };
+    async fn start_container(
+        &self,
+        sandbox: &SandboxId,
+        spec: &ContainerSpec,
+    ) -> Result<StartedContainer, RuntimeError> {
+        let create = |source| RuntimeError::CreateContainer {
+            pod: spec.pod.clone(),
+            container: spec.name.clone(),
+            source,
+        };
         let (sandbox_pid, hostname) = {
             let st = self.lock();
-            let s = st.sandboxes.get(sandbox).ok_or_else(|| RuntimeError::SandboxNotFound(sandbox.clone()))?;
+            let s = st
+                .sandboxes
+                .get(sandbox)
+                .ok_or_else(|| RuntimeError::SandboxNotFound(sandbox.clone()))?;
             (s.pid, s.hostname.clone())
         };
         let n = self.next.fetch_add(1, Ordering::SeqCst);
-        let id = ContainerId(format!("{}-{}-{}-{n}", spec.pod.name, spec.name, spec.restart_count));
+        let id = ContainerId(format!(
+            "{}-{}-{}-{n}",
+            spec.pod.name, spec.name, spec.restart_count
+        ));
         let config = ContainerConfig {
             sandbox_pid,
             namespaces: self.isolation == Isolation::Namespaces,
@@ -228,7 +284,11 @@ impl Runtime for LinuxRuntime {
             argv: spec.argv.clone(),
             env: spec.env.clone(),
             cwd: spec.working_dir.clone(),
-            mounts: spec.mounts.iter().map(|m| (m.source.clone(), m.target.clone(), m.read_only)).collect(),
+            mounts: spec
+                .mounts
+                .iter()
+                .map(|m| (m.source.clone(), m.target.clone(), m.read_only))
+                .collect(),
             log_path: spec.log_path.clone(),
         };
         let config_path = self.config.state_dir.join(format!("{}.json", id.0));
@@ -238,7 +298,10 @@ impl Runtime for LinuxRuntime {
         cmd.arg("container").arg(&config_path);
         cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
         let mut child = cmd.spawn().map_err(create)?;
-        let stdout = child.stdout.take().ok_or_else(|| create(io::Error::other("no stdout")))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| create(io::Error::other("no stdout")))?;
         let mut lines = BufReader::new(stdout).lines();
         let pid = match read_report(&mut lines).await {
             Some(Report::Started { pid }) => pid,
@@ -254,27 +317,48 @@ impl Runtime for LinuxRuntime {
                         source,
                     });
                 }
-                return Err(create(io::Error::new(source.kind(), format!("{step}: {source}"))));
+                return Err(create(io::Error::new(
+                    source.kind(),
+                    format!("{step}: {source}"),
+                )));
             }
             _ => {
                 let _ = child.wait().await;
-                return Err(create(io::Error::other("container monitor exited without a report")));
+                return Err(create(io::Error::other(
+                    "container monitor exited without a report",
+                )));
             }
         };
         let _ = std::fs::remove_file(&config_path);
         let (tx, rx) = watch::channel(None);
-        self.lock().containers.insert(id.clone(), ContainerEntry { pid, cwd: spec.working_dir.clone(), exit: rx });
+        self.lock().containers.insert(
+            id.clone(),
+            ContainerEntry {
+                pid,
+                cwd: spec.working_dir.clone(),
+                exit: rx,
+            },
+        );
         tokio::spawn(async move {
             let report = read_report(&mut lines).await;
             let _ = child.wait().await;
             let status = match report {
-                Some(Report::Exited { code, signal }) => ExitStatus { exit_code: code, signal },
+                Some(Report::Exited { code, signal }) => ExitStatus {
+                    exit_code: code,
+                    signal,
+                },
                 // The monitor died without a report (killed): the container died with it.
-                _ => ExitStatus { exit_code: 137, signal: Some(9) },
+                _ => ExitStatus {
+                    exit_code: 137,
+                    signal: Some(9),
+                },
             };
             let _ = tx.send(Some(status));
         });
-        Ok(StartedContainer { id, pid: u32::try_from(pid).unwrap_or(0) })
+        Ok(StartedContainer {
+            id,
+            pid: u32::try_from(pid).unwrap_or(0),
+        })
     }
 
     async fn wait(&self, id: &ContainerId) -> Result<ExitStatus, RuntimeError> {
@@ -284,12 +368,19 @@ impl Runtime for LinuxRuntime {
             .get(id)
             .map(|c| c.exit.clone())
             .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
-        let status = *rx.wait_for(Option::is_some).await.map_err(|_| RuntimeError::ContainerNotFound(id.clone()))?;
-        Ok(status.unwrap_or(ExitStatus { exit_code: 137, signal: Some(9) }))
+        let status = *rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| RuntimeError::ContainerNotFound(id.clone()))?;
+        Ok(status.unwrap_or(ExitStatus {
+            exit_code: 137,
+            signal: Some(9),
+        }))
     }
 
     fn signal(&self, id: &ContainerId, signal: &str) -> Result<(), RuntimeError> {
-        let sig = parse_signal(signal).ok_or_else(|| RuntimeError::UnknownSignal(signal.to_string()))?;
+        let sig =
+            parse_signal(signal).ok_or_else(|| RuntimeError::UnknownSignal(signal.to_string()))?;
         let (pid, exited) = {
             let st = self.lock();
             match st.containers.get(id) {
@@ -305,34 +396,71 @@ impl Runtime for LinuxRuntime {
         }
         match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
-            Err(e) => Err(RuntimeError::Signal { pid: u32::try_from(pid).unwrap_or(0), signal: signal.to_string(), source: io_err(e) }),
+            Err(e) => Err(RuntimeError::Signal {
+                pid: u32::try_from(pid).unwrap_or(0),
+                signal: signal.to_string(),
+                source: io_err(e),
+            }),
         }
     }
 
-    async fn exec_sync(&self, id: &ContainerId, argv: &[String], timeout: Option<Duration>) -> Result<ExecOutput, RuntimeError> {
+    async fn exec_sync(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<ExecOutput, RuntimeError> {
         let (pid, cwd) = {
             let st = self.lock();
-            let c = st.containers.get(id).ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
+            let c = st
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
             (c.pid, c.cwd.clone())
         };
-        let exec_err = |source| RuntimeError::Exec { container: id.clone(), argv: argv.to_vec(), source };
-        let ns = if self.isolation == Isolation::Namespaces { "1" } else { "0" };
+        let exec_err = |source| RuntimeError::Exec {
+            container: id.clone(),
+            argv: argv.to_vec(),
+            source,
+        };
+        let ns = if self.isolation == Isolation::Namespaces {
+            "1"
+        } else {
+            "0"
+        };
         let mut cmd = self.shim();
-        cmd.args(["exec", &pid.to_string(), &cwd, ns, "--"]).args(argv);
+        cmd.args(["exec", &pid.to_string(), &cwd, ns, "--"])
+            .args(argv);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(exec_err)?;
-        let mut stdout = child.stdout.take().ok_or_else(|| exec_err(io::Error::other("no stdout")))?;
-        let mut stderr = child.stderr.take().ok_or_else(|| exec_err(io::Error::other("no stderr")))?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| exec_err(io::Error::other("no stdout")))?;
+        let mut stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| exec_err(io::Error::other("no stderr")))?;
         let pgid = child.id().and_then(|p| i32::try_from(p).ok());
         let run = async {
             let (mut out, mut err) = (Vec::new(), Vec::new());
-            let (r1, r2, status) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err), child.wait());
+            let (r1, r2, status) = tokio::join!(
+                stdout.read_to_end(&mut out),
+                stderr.read_to_end(&mut err),
+                child.wait()
+            );
             r1.map_err(exec_err)?;
             r2.map_err(exec_err)?;
             let status = status.map_err(exec_err)?;
             use std::os::unix::process::ExitStatusExt;
-            let exit_code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(9));
-            Ok(ExecOutput { exit_code, stdout: out, stderr: err })
+            let exit_code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(9));
+            Ok(ExecOutput {
+                exit_code,
+                stdout: out,
+                stderr: err,
+            })
         };
         match timeout {
             None => run.await,
@@ -342,22 +470,40 @@ impl Runtime for LinuxRuntime {
                     if let Some(pg) = pgid {
                         let _ = nix::sys::signal::killpg(Pid::from_raw(pg), Signal::SIGKILL);
                     }
-                    Err(RuntimeError::ExecTimeout { argv: argv.to_vec(), timeout: t })
+                    Err(RuntimeError::ExecTimeout {
+                        argv: argv.to_vec(),
+                        timeout: t,
+                    })
                 }
             },
         }
     }
 
-    async fn connect_tcp(&self, sandbox: &SandboxId, addr: SocketAddr, timeout: Duration) -> Result<tokio::net::TcpStream, RuntimeError> {
-        let err = |source| RuntimeError::Connect { sandbox: sandbox.clone(), addr, source };
-        let pid = self.lock().sandboxes.get(sandbox).map(|s| s.pid).ok_or_else(|| RuntimeError::SandboxNotFound(sandbox.clone()))?;
+    async fn connect_tcp(
+        &self,
+        sandbox: &SandboxId,
+        addr: SocketAddr,
+        timeout: Duration,
+    ) -> Result<tokio::net::TcpStream, RuntimeError> {
+        let err = |source| RuntimeError::Connect {
+            sandbox: sandbox.clone(),
+            addr,
+            source,
+        };
+        let pid = self
+            .lock()
+            .sandboxes
+            .get(sandbox)
+            .map(|s| s.pid)
+            .ok_or_else(|| RuntimeError::SandboxNotFound(sandbox.clone()))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         // setns changes the calling thread for good: use a thread of our own, never a pool's.
         std::thread::spawn(move || {
             let result = (|| -> io::Result<std::net::TcpStream> {
                 if pid > 0 {
                     let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
-                    nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(io_err)?;
+                    nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                        .map_err(io_err)?;
                 }
                 let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
                 s.set_nonblocking(true)?;
@@ -365,7 +511,10 @@ impl Runtime for LinuxRuntime {
             })();
             let _ = tx.send(result);
         });
-        let std_stream = rx.await.map_err(|_| err(io::Error::other("connect thread died")))?.map_err(err)?;
+        let std_stream = rx
+            .await
+            .map_err(|_| err(io::Error::other("connect thread died")))?
+            .map_err(err)?;
         tokio::net::TcpStream::from_std(std_stream).map_err(err)
     }
 }

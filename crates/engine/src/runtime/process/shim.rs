@@ -90,7 +90,10 @@ fn report(r: &Report) {
 /// Entry point of `podvisor __shim ...`; returns the process exit code.
 pub fn shim_main(args: Vec<String>) -> i32 {
     match args.first().map(String::as_str) {
-        Some("sandbox") => sandbox(args.get(1).map_or("pod", String::as_str), args.get(2).is_some_and(|a| a == "1")),
+        Some("sandbox") => sandbox(
+            args.get(1).map_or("pod", String::as_str),
+            args.get(2).is_some_and(|a| a == "1"),
+        ),
         Some("container") => match args.get(1) {
             Some(path) => container(Path::new(path)),
             None => 2,
@@ -107,7 +110,9 @@ fn sandbox(hostname: &str, die_with_parent: bool) -> i32 {
     if die_with_parent {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     }
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC) {
+    if let Err(e) =
+        unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC)
+    {
         eprintln!("unshare: {e}");
         return 1;
     }
@@ -116,7 +121,10 @@ fn sandbox(hostname: &str, die_with_parent: bool) -> i32 {
         return 1;
     }
     // `lo` is down in a new network namespace; the child inherits ours.
-    match std::process::Command::new("ip").args(["link", "set", "lo", "up"]).status() {
+    match std::process::Command::new("ip")
+        .args(["link", "set", "lo", "up"])
+        .status()
+    {
         Ok(s) if s.success() => {}
         other => {
             eprintln!("ip link set lo up: {other:?}");
@@ -134,7 +142,12 @@ fn join_namespaces(pid: i32, kinds: &[(&str, CloneFlags)]) -> Result<(), (String
     let mut files = Vec::new();
     for (name, flag) in kinds {
         let path = format!("/proc/{pid}/ns/{name}");
-        let f = File::open(&path).map_err(|e| (format!("open {path}"), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        let f = File::open(&path).map_err(|e| {
+            (
+                format!("open {path}"),
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })?;
         files.push((f, *flag, *name));
     }
     for (f, flag, name) in files {
@@ -155,11 +168,10 @@ fn resolve_program(program: &str, env: &[(String, String)]) -> PathBuf {
     if program.contains('/') {
         return PathBuf::from(program);
     }
-    let path = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "PATH")
-        .map_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", |(_, v)| v.as_str());
+    let path = env.iter().rev().find(|(k, _)| k == "PATH").map_or(
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        |(_, v)| v.as_str(),
+    );
     for dir in path.split(':') {
         let candidate = Path::new(dir).join(program);
         if candidate.is_file() {
@@ -198,22 +210,75 @@ fn status_of(ws: WaitStatus) -> Option<(i32, Option<i32>)> {
 fn private_dev() -> Result<(), (String, Errno)> {
     use nix::sys::stat::{makedev, mknod, Mode, SFlag};
     let ms = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
-    mount(Some("tmpfs"), "/dev", Some("tmpfs"), ms, Some("mode=755,size=65536k")).map_err(|e| ("mount /dev".to_string(), e))?;
-    for (name, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    mount(
+        Some("tmpfs"),
+        "/dev",
+        Some("tmpfs"),
+        ms,
+        Some("mode=755,size=65536k"),
+    )
+    .map_err(|e| ("mount /dev".to_string(), e))?;
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let path = format!("/dev/{name}");
-        mknod(path.as_str(), SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)).map_err(|e| (format!("mknod {path}"), e))?;
+        mknod(
+            path.as_str(),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(|e| (format!("mknod {path}"), e))?;
         // The umask trimmed the mode.
-        let _ = nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, path.as_str(), Mode::from_bits_truncate(0o666), nix::sys::stat::FchmodatFlags::FollowSymlink);
+        let _ = nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            path.as_str(),
+            Mode::from_bits_truncate(0o666),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        );
     }
     for dir in ["/dev/pts", "/dev/shm"] {
-        std::fs::create_dir_all(dir).map_err(|e| (format!("mkdir {dir}"), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            (
+                format!("mkdir {dir}"),
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })?;
     }
-    mount(Some("devpts"), "/dev/pts", Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620"))
-        .map_err(|e| ("mount /dev/pts".to_string(), e))?;
-    mount(Some("shm"), "/dev/shm", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, Some("mode=1777,size=65536k"))
-        .map_err(|e| ("mount /dev/shm".to_string(), e))?;
-    for (link, target) in [("/dev/ptmx", "pts/ptmx"), ("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2")] {
-        std::os::unix::fs::symlink(target, link).map_err(|e| (format!("symlink {link}"), Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+    mount(
+        Some("devpts"),
+        "/dev/pts",
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(|e| ("mount /dev/pts".to_string(), e))?;
+    mount(
+        Some("shm"),
+        "/dev/shm",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )
+    .map_err(|e| ("mount /dev/shm".to_string(), e))?;
+    for (link, target) in [
+        ("/dev/ptmx", "pts/ptmx"),
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+    ] {
+        std::os::unix::fs::symlink(target, link).map_err(|e| {
+            (
+                format!("symlink {link}"),
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        })?;
     }
     Ok(())
 }
@@ -222,7 +287,13 @@ fn private_dev() -> Result<(), (String, Errno)> {
 fn child_setup_and_exec(cfg: &ContainerConfig) -> (String, Errno) {
     let fail = |step: &str, e: Errno| (step.to_string(), e);
     if cfg.namespaces {
-        if let Err(e) = mount(Some("proc"), "/proc", Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>) {
+        if let Err(e) = mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        ) {
             return fail("mount /proc", e);
         }
         if let Err((step, e)) = private_dev() {
@@ -233,38 +304,77 @@ fn child_setup_and_exec(cfg: &ContainerConfig) -> (String, Errno) {
                 let made = if source.is_dir() {
                     std::fs::create_dir_all(target)
                 } else {
-                    target.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
-                        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(target).map(|_| ())
-                    })
+                    target
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .and_then(|()| {
+                            std::fs::OpenOptions::new()
+                                .create(true)
+                                .truncate(false)
+                                .write(true)
+                                .open(target)
+                                .map(|_| ())
+                        })
                 };
                 if let Err(e) = made {
-                    return fail(&format!("create mount point {}", target.display()), Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+                    return fail(
+                        &format!("create mount point {}", target.display()),
+                        Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+                    );
                 }
             }
-            if let Err(e) = mount(Some(source.as_path()), target.as_path(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>) {
-                return fail(&format!("bind mount {} on {}", source.display(), target.display()), e);
+            if let Err(e) = mount(
+                Some(source.as_path()),
+                target.as_path(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            ) {
+                return fail(
+                    &format!("bind mount {} on {}", source.display(), target.display()),
+                    e,
+                );
             }
             if *ro {
                 let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-                if let Err(e) = mount(None::<&str>, target.as_path(), None::<&str>, flags, None::<&str>) {
+                if let Err(e) = mount(
+                    None::<&str>,
+                    target.as_path(),
+                    None::<&str>,
+                    flags,
+                    None::<&str>,
+                ) {
                     return fail(&format!("remount {} read-only", target.display()), e);
                 }
             }
         }
     }
     let _ = nix::unistd::setsid();
-    let log = std::fs::OpenOptions::new().create(true).append(true).mode(0o640).open(&cfg.log_path);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(&cfg.log_path);
     match log {
         Ok(f) => {
             let _ = nix::unistd::dup2_stdout(&f);
             let _ = nix::unistd::dup2_stderr(&f);
         }
-        Err(e) => return fail("open log file", Errno::from_raw(e.raw_os_error().unwrap_or(0))),
+        Err(e) => {
+            return fail(
+                "open log file",
+                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            )
+        }
     }
     if let Ok(null) = File::open("/dev/null") {
         let _ = nix::unistd::dup2_stdin(&null);
     }
-    let cwd = if cfg.cwd.is_empty() { "/" } else { cfg.cwd.as_str() };
+    let cwd = if cfg.cwd.is_empty() {
+        "/"
+    } else {
+        cfg.cwd.as_str()
+    };
     if let Err(e) = nix::unistd::chdir(cwd) {
         return fail(&format!("chdir {cwd}"), e);
     }
@@ -283,7 +393,10 @@ fn child_setup_and_exec(cfg: &ContainerConfig) -> (String, Errno) {
 }
 
 fn container(config_path: &Path) -> i32 {
-    let cfg: ContainerConfig = match std::fs::read(config_path).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+    let cfg: ContainerConfig = match std::fs::read(config_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
         Some(c) => c,
         None => {
             eprintln!("cannot read container config {}", config_path.display());
@@ -291,7 +404,10 @@ fn container(config_path: &Path) -> i32 {
         }
     };
     let start_failed = |step: String, e: Errno| {
-        report(&Report::StartFailed { errno: e as i32, step });
+        report(&Report::StartFailed {
+            errno: e as i32,
+            step,
+        });
         1
     };
     if cfg.die_with_parent {
@@ -300,7 +416,11 @@ fn container(config_path: &Path) -> i32 {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     if cfg.namespaces {
         if cfg.sandbox_pid > 0 {
-            let kinds = [("net", CloneFlags::CLONE_NEWNET), ("uts", CloneFlags::CLONE_NEWUTS), ("ipc", CloneFlags::CLONE_NEWIPC)];
+            let kinds = [
+                ("net", CloneFlags::CLONE_NEWNET),
+                ("uts", CloneFlags::CLONE_NEWUTS),
+                ("ipc", CloneFlags::CLONE_NEWIPC),
+            ];
             if let Err((step, e)) = join_namespaces(cfg.sandbox_pid, &kinds) {
                 return start_failed(step, e);
             }
@@ -308,7 +428,13 @@ fn container(config_path: &Path) -> i32 {
         if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID) {
             return start_failed("unshare mount and pid namespaces".into(), e);
         }
-        if let Err(e) = mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>) {
+        if let Err(e) = mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        ) {
             return start_failed("make / private".into(), e);
         }
     }
@@ -339,7 +465,9 @@ fn container(config_path: &Path) -> i32 {
         report(&Report::StartFailed { errno, step });
         return 1;
     }
-    report(&Report::Started { pid: child.as_raw() });
+    report(&Report::Started {
+        pid: child.as_raw(),
+    });
     // Reap the main process and every orphan that re-parents to us.
     let mut main_status = None;
     loop {
@@ -371,12 +499,20 @@ fn container(config_path: &Path) -> i32 {
 /// Kills every remaining child of this process (found through /proc).
 fn kill_remaining_children() {
     let me = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string));
+        let Some(pid) = name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string));
         if ppid.as_deref() == Some(me.as_str()) {
             let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
@@ -385,11 +521,20 @@ fn kill_remaining_children() {
 
 fn exec(args: &[String]) -> i32 {
     // exec <pid> <cwd> <namespaces 0|1> -- argv...
-    let (Some(pid), Some(cwd), Some(ns)) = (args.first().and_then(|p| p.parse::<i32>().ok()), args.get(1), args.get(2)) else {
+    let (Some(pid), Some(cwd), Some(ns)) = (
+        args.first().and_then(|p| p.parse::<i32>().ok()),
+        args.get(1),
+        args.get(2),
+    ) else {
         eprintln!("usage: exec <pid> <cwd> <0|1> -- argv...");
         return 126;
     };
-    let argv: Vec<String> = args.iter().skip_while(|a| *a != "--").skip(1).cloned().collect();
+    let argv: Vec<String> = args
+        .iter()
+        .skip_while(|a| *a != "--")
+        .skip(1)
+        .cloned()
+        .collect();
     if argv.is_empty() {
         eprintln!("exec: empty command");
         return 126;
@@ -399,7 +544,8 @@ fn exec(args: &[String]) -> i32 {
         .split(|b| *b == 0)
         .filter_map(|kv| {
             let s = String::from_utf8_lossy(kv);
-            s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
     if ns == "1" {
@@ -419,7 +565,8 @@ fn exec(args: &[String]) -> i32 {
         Ok(ForkResult::Child) => {
             let _ = nix::unistd::chdir(if cwd.is_empty() { "/" } else { cwd.as_str() });
             let program = resolve_program(&argv[0], &env);
-            let prog = CString::new(program.as_os_str().as_encoded_bytes().to_vec()).unwrap_or_default();
+            let prog =
+                CString::new(program.as_os_str().as_encoded_bytes().to_vec()).unwrap_or_default();
             let a = cstrings(argv.iter().cloned());
             let e = cstrings(env.iter().map(|(k, v)| format!("{k}={v}")));
             sys::reset_signals_for_exec();

@@ -15,7 +15,13 @@ pub(crate) fn fork() -> nix::Result<ForkResult> {
 /// (SIGPIPE above all) and unblocks every signal, before exec'ing a workload.
 pub(crate) fn reset_signals_for_exec() {
     use nix::sys::signal::{SigHandler, SigSet, Signal};
-    for s in [Signal::SIGPIPE, Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+    for s in [
+        Signal::SIGPIPE,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
         // SAFETY: installing SIG_DFL runs no code of ours in signal context; the process is
         // single-threaded and about to exec.
         let _ = unsafe { nix::sys::signal::signal(s, SigHandler::SigDfl) };

@@ -1,0 +1,465 @@
+//! Minimal manifest intake (parsing, defaulting, building a `PodPlan`) used until the full
+//! validation lands. Mirrors the API server's decoding + `SetDefaults_Pod`.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Container, LifecycleHandler, Pod, Probe, Secret};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::plan::*;
+
+/// What a set of documents held.
+#[derive(Debug, Default)]
+pub struct Intake {
+    /// Pods.
+    pub pods: Vec<Pod>,
+    /// ConfigMaps.
+    pub config_maps: Vec<ConfigMap>,
+    /// Secrets.
+    pub secrets: Vec<Secret>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// Errors of the minimal intake.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// YAML/JSON syntax.
+    #[error("{source_name}: {message}")]
+    Syntax {
+        /// File.
+        source_name: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A document of a known kind did not decode.
+    #[error("{source_name}: document {index}: {message}")]
+    Decode {
+        /// File.
+        source_name: String,
+        /// 1-based document index.
+        index: usize,
+        /// Decoder message.
+        message: String,
+    },
+    /// The pod is invalid.
+    #[error("Pod {pod:?} is invalid: {}", errors.join(", "))]
+    Invalid {
+        /// Pod name.
+        pod: String,
+        /// Field errors.
+        errors: Vec<String>,
+    },
+}
+
+/// Parses multi-document YAML or JSON.
+pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| IntakeError::Syntax {
+            source_name: source_name.into(),
+            message: e.to_string(),
+        })?;
+    let mut out = Intake::default();
+    let mut flat = Vec::new();
+    for d in docs {
+        if d.get("kind").and_then(|k| k.as_str()) == Some("List") {
+            flat.extend(
+                d.get("items")
+                    .and_then(|i| i.as_array())
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        } else if !d.is_null() {
+            flat.push(d);
+        }
+    }
+    for (i, d) in flat.into_iter().enumerate() {
+        let kind = d
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string();
+        let api = d
+            .get("apiVersion")
+            .and_then(|k| k.as_str())
+            .unwrap_or("")
+            .to_string();
+        let decode = |e: serde_json::Error| IntakeError::Decode {
+            source_name: source_name.into(),
+            index: i + 1,
+            message: e.to_string(),
+        };
+        match (api.as_str(), kind.as_str()) {
+            ("v1", "Pod") => out.pods.push(serde_json::from_value(d).map_err(decode)?),
+            ("v1", "ConfigMap") => out.config_maps.push(serde_json::from_value(d).map_err(decode)?),
+            ("v1", "Secret") => {
+                let mut s: Secret = serde_json::from_value(d).map_err(decode)?;
+                if let Some(sd) = s.string_data.take() {
+                    let data = s.data.get_or_insert_with(Default::default);
+                    for (k, v) in sd {
+                        data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
+                    }
+                }
+                out.secrets.push(s);
+            }
+            _ => out.warnings.push(format!("{source_name}: document {}: kind {kind:?} ({api}) is not supported by podvisor; skipped", i + 1)),
+        }
+    }
+    for p in &mut out.pods {
+        p.metadata.namespace.get_or_insert_with(|| "default".into());
+    }
+    Ok(out)
+}
+
+fn port_of(p: &IntOrString, ports: &[(Option<String>, u16)]) -> Option<u16> {
+    match p {
+        IntOrString::Int(n) => u16::try_from(*n).ok().filter(|n| *n > 0),
+        IntOrString::String(s) => ports
+            .iter()
+            .find(|(n, _)| n.as_deref() == Some(s.as_str()))
+            .map(|(_, p)| *p)
+            .or_else(|| s.parse().ok()),
+    }
+}
+
+fn handler(
+    h: &LifecycleHandler,
+    ports: &[(Option<String>, u16)],
+    path: &str,
+    errs: &mut Vec<String>,
+) -> Option<HandlerPlan> {
+    if let Some(e) = &h.exec {
+        return Some(HandlerPlan::Exec {
+            command: e.command.clone().unwrap_or_default(),
+        });
+    }
+    if let Some(g) = &h.http_get {
+        let Some(port) = port_of(&g.port, ports) else {
+            errs.push(format!(
+                "{path}.httpGet.port: Invalid value: {:?}: must be a valid port",
+                g.port
+            ));
+            return None;
+        };
+        return Some(HandlerPlan::HttpGet(HttpGetPlan {
+            scheme: if g.scheme.as_deref() == Some("HTTPS") {
+                HttpScheme::Https
+            } else {
+                HttpScheme::Http
+            },
+            host: g.host.clone(),
+            port,
+            path: g.path.clone().unwrap_or_else(|| "/".into()),
+            headers: g
+                .http_headers
+                .iter()
+                .flatten()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+        }));
+    }
+    if let Some(s) = &h.sleep {
+        return Some(HandlerPlan::Sleep { seconds: s.seconds });
+    }
+    if let Some(t) = &h.tcp_socket {
+        return Some(HandlerPlan::TcpSocket {
+            host: t.host.clone(),
+            port: port_of(&t.port, ports).unwrap_or(0),
+        });
+    }
+    errs.push(format!(
+        "{path}: Required value: must specify a handler type"
+    ));
+    None
+}
+
+fn probe(
+    p: &Probe,
+    ports: &[(Option<String>, u16)],
+    path: &str,
+    env: &[(String, String)],
+    errs: &mut Vec<String>,
+) -> Option<ProbePlan> {
+    let h = if let Some(e) = &p.exec {
+        let cmd = e.command.clone().unwrap_or_default();
+        let cmd = cmd
+            .iter()
+            .map(|c| {
+                crate::env::expand_var_refs(c, |n| {
+                    env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+                })
+            })
+            .collect();
+        HandlerPlan::Exec { command: cmd }
+    } else if let Some(g) = &p.grpc {
+        HandlerPlan::Grpc {
+            port: u16::try_from(g.port).unwrap_or(0),
+            service: g.service.clone().unwrap_or_default(),
+        }
+    } else {
+        let lh = LifecycleHandler {
+            exec: None,
+            http_get: p.http_get.clone(),
+            sleep: None,
+            tcp_socket: p.tcp_socket.clone(),
+        };
+        handler(&lh, ports, path, errs)?
+    };
+    let d = |v: Option<i32>, def: i64| v.filter(|v| *v > 0).map_or(def, i64::from);
+    Some(ProbePlan {
+        handler: h,
+        initial_delay_seconds: p.initial_delay_seconds.map_or(0, i64::from),
+        timeout_seconds: d(p.timeout_seconds, 1),
+        period_seconds: d(p.period_seconds, 10),
+        success_threshold: d(p.success_threshold, 1),
+        failure_threshold: d(p.failure_threshold, 3),
+        termination_grace_period_seconds: p.termination_grace_period_seconds,
+    })
+}
+
+fn container(
+    c: &Container,
+    r: ContainerRef,
+    kind: ContainerKind,
+    grace: i64,
+    path: &str,
+    errs: &mut Vec<String>,
+) -> ContainerPlan {
+    let ports: Vec<(Option<String>, u16)> = c
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            u16::try_from(p.container_port)
+                .ok()
+                .map(|n| (p.name.clone(), n))
+        })
+        .collect();
+    let static_env: Vec<(String, String)> = c
+        .env
+        .iter()
+        .flatten()
+        .filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v)))
+        .collect();
+    if c.command.as_ref().is_none_or(Vec::is_empty) && c.args.as_ref().is_none_or(Vec::is_empty) {
+        errs.push(format!("{path}.command: Required value: podvisor runs the host's root filesystem, so the image entrypoint cannot be used; set command"));
+    }
+    let lc = c.lifecycle.clone().unwrap_or_default();
+    let post_start = lc
+        .post_start
+        .as_ref()
+        .and_then(|h| handler(h, &ports, &format!("{path}.lifecycle.postStart"), errs));
+    let pre_stop = lc
+        .pre_stop
+        .as_ref()
+        .and_then(|h| handler(h, &ports, &format!("{path}.lifecycle.preStop"), errs));
+    for (name, h) in [("postStart", &post_start), ("preStop", &pre_stop)] {
+        if let Some(HandlerPlan::Sleep { seconds }) = h {
+            if *seconds < 0 || *seconds > grace {
+                errs.push(format!("{path}.lifecycle.{name}.sleep.seconds: Invalid value: {seconds}: must be less than or equal to terminationGracePeriodSeconds ({grace})"));
+            }
+        }
+    }
+    ContainerPlan {
+        name: c.name.clone(),
+        kind,
+        container_ref: r,
+        image: c.image.clone().unwrap_or_default(),
+        command: c.command.clone().unwrap_or_default(),
+        args: c.args.clone().unwrap_or_default(),
+        working_dir: c.working_dir.clone().unwrap_or_default(),
+        post_start,
+        pre_stop,
+        stop_signal: lc.stop_signal.clone(),
+        startup_probe: c.startup_probe.as_ref().and_then(|p| {
+            probe(
+                p,
+                &ports,
+                &format!("{path}.startupProbe"),
+                &static_env,
+                errs,
+            )
+        }),
+        liveness_probe: c.liveness_probe.as_ref().and_then(|p| {
+            probe(
+                p,
+                &ports,
+                &format!("{path}.livenessProbe"),
+                &static_env,
+                errs,
+            )
+        }),
+        readiness_probe: c.readiness_probe.as_ref().and_then(|p| {
+            probe(
+                p,
+                &ports,
+                &format!("{path}.readinessProbe"),
+                &static_env,
+                errs,
+            )
+        }),
+        restart_policy: match c.restart_policy.as_deref() {
+            Some("Always") => Some(RestartPolicy::Always),
+            Some("OnFailure") => Some(RestartPolicy::OnFailure),
+            Some("Never") => Some(RestartPolicy::Never),
+            _ => None,
+        },
+        termination_message_path: c
+            .termination_message_path
+            .clone()
+            .unwrap_or_else(|| "/dev/termination-log".into()),
+        termination_message_policy: if c.termination_message_policy.as_deref()
+            == Some("FallbackToLogsOnError")
+        {
+            TerminationMessagePolicy::FallbackToLogsOnError
+        } else {
+            TerminationMessagePolicy::File
+        },
+        volume_mounts: c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| VolumeMountPlan {
+                volume: m.name.clone(),
+                mount_path: m.mount_path.clone(),
+                sub_path: m.sub_path.clone().unwrap_or_default(),
+                read_only: m.read_only.unwrap_or(false),
+            })
+            .collect(),
+        ports,
+    }
+}
+
+/// Builds a plan from a pod with defaults applied.
+pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let namespace = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let mut errs = Vec::new();
+    if name.is_empty() {
+        errs.push("metadata.name: Required value: name or generateName is required".into());
+    }
+    // The caller normally assigns a uid (the API server does); a stable fallback otherwise.
+    let uid = pod.metadata.uid.clone().unwrap_or_else(|| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in format!("{namespace}/{name}").bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            h >> 32,
+            (h >> 16) & 0xffff,
+            h & 0xfff,
+            (h >> 4) & 0xfff,
+            h & 0xffff_ffff_ffff
+        )
+    });
+    pod.metadata.uid = Some(uid.clone());
+    pod.metadata.namespace = Some(namespace.clone());
+    let mut spec = pod.spec.clone().unwrap_or_default();
+    let grace = spec.termination_grace_period_seconds.unwrap_or(30);
+    let restart_policy = match spec.restart_policy.as_deref() {
+        None | Some("Always") => RestartPolicy::Always,
+        Some("OnFailure") => RestartPolicy::OnFailure,
+        Some("Never") => RestartPolicy::Never,
+        Some(other) => {
+            errs.push(format!("spec.restartPolicy: Unsupported value: {other:?}: supported values: \"Always\", \"Never\", \"OnFailure\""));
+            RestartPolicy::Always
+        }
+    };
+    if spec.containers.is_empty() {
+        errs.push("spec.containers: Required value".into());
+    }
+    let init: Vec<ContainerPlan> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            let kind = if c.restart_policy.as_deref() == Some("Always") {
+                ContainerKind::Sidecar
+            } else {
+                ContainerKind::Init
+            };
+            container(
+                c,
+                ContainerRef::Init(i),
+                kind,
+                grace,
+                &format!("spec.initContainers[{i}]"),
+                &mut errs,
+            )
+        })
+        .collect();
+    let regular: Vec<ContainerPlan> = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            container(
+                c,
+                ContainerRef::Regular(i),
+                ContainerKind::Regular,
+                grace,
+                &format!("spec.containers[{i}]"),
+                &mut errs,
+            )
+        })
+        .collect();
+    if !errs.is_empty() {
+        return Err(IntakeError::Invalid {
+            pod: name,
+            errors: errs,
+        });
+    }
+    spec.restart_policy.get_or_insert_with(|| "Always".into());
+    spec.termination_grace_period_seconds.get_or_insert(30);
+    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
+    spec.scheduler_name
+        .get_or_insert_with(|| "default-scheduler".into());
+    for c in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
+        c.termination_message_path
+            .get_or_insert_with(|| "/dev/termination-log".into());
+        c.termination_message_policy
+            .get_or_insert_with(|| "File".into());
+        c.image_pull_policy.get_or_insert_with(|| {
+            let img = c.image.clone().unwrap_or_default();
+            if img.ends_with(":latest") || !img.rsplit('/').next().unwrap_or("").contains(':') {
+                "Always".into()
+            } else {
+                "IfNotPresent".into()
+            }
+        });
+    }
+    pod.spec = Some(spec.clone());
+    let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
+    let hostname: String = hostname
+        .chars()
+        .take(63)
+        .collect::<String>()
+        .trim_end_matches(['-', '.'])
+        .to_string();
+    Ok(PodPlan {
+        key: PodKey { namespace, name },
+        uid,
+        restart_policy,
+        termination_grace_period_seconds: if grace < 0 { 1 } else { grace },
+        init_containers: init,
+        containers: regular,
+        hostname,
+        share_process_namespace: spec.share_process_namespace.unwrap_or(false),
+        readiness_gates: spec
+            .readiness_gates
+            .iter()
+            .flatten()
+            .map(|g| g.condition_type.clone())
+            .collect(),
+        labels: pod.metadata.labels.clone().unwrap_or_default(),
+        pod,
+    })
+}
