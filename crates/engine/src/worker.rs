@@ -130,7 +130,8 @@ impl<R: Runtime> PodWorker<R> {
             }
         }
         self.probes.clear();
-        let pod = self.render();
+        let key = self.plan().key.clone();
+        let pod = self.store.pod(&key).unwrap_or_else(|| self.render());
         self.final_pod = Some(pod.clone());
         pod
     }
@@ -291,7 +292,10 @@ impl<R: Runtime> PodWorker<R> {
                 let kill_after = (signal != "SIGKILL")
                     .then(|| self.machine.next_wakeup())
                     .flatten()
-                    .map(|t| t.whole_seconds_since(now));
+                    .map(|t| {
+                    // The deadline was set when the stop signal was decided, a moment ago.
+                    i64::try_from((t - now).as_secs_f64().round() as u64).unwrap_or(i64::MAX)
+                });
                 self.emit(
                     now,
                     Some(self.name(instance.container)),
