@@ -293,9 +293,9 @@ impl<R: Runtime> PodWorker<R> {
                     .then(|| self.machine.next_wakeup())
                     .flatten()
                     .map(|t| {
-                    // The deadline was set when the stop signal was decided, a moment ago.
-                    i64::try_from((t - now).as_secs_f64().round() as u64).unwrap_or(i64::MAX)
-                });
+                        // The deadline was set when the stop signal was decided, a moment ago.
+                        i64::try_from((t - now).as_secs_f64().round() as u64).unwrap_or(i64::MAX)
+                    });
                 self.emit(
                     now,
                     Some(self.name(instance.container)),

@@ -1,0 +1,154 @@
+//! Fuzz-style robustness of manifest intake: truncated, mutated and hostile documents give
+//! errors or warnings, never a panic. Deterministic (a fixed xorshift seed), well under a second.
+
+use podvisor_lifecycle::intake::{build_plan, parse};
+
+const VALID: &str = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {A: "1"}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  terminationGracePeriodSeconds: 20
+  initContainers:
+  - name: init
+    image: busybox
+    command: [sh, -c, "echo init"]
+  - name: side
+    image: busybox
+    restartPolicy: Always
+    command: [sleep, "600"]
+    startupProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, "sleep 600"]
+    ports: [{name: http, containerPort: 8080}]
+    env:
+    - {name: A, valueFrom: {configMapKeyRef: {name: cfg, key: A}}}
+    lifecycle:
+      postStart: {httpGet: {port: http, path: /up}}
+      preStop: {sleep: {seconds: 5}}
+    livenessProbe: {exec: {command: ["true"]}, periodSeconds: 3}
+    readinessProbe: {httpGet: {port: 8080}}
+"#;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % (n.max(1) as u64)).unwrap_or(0)
+    }
+}
+
+fn feed(text: &str) {
+    let r = std::panic::catch_unwind(|| {
+        if let Ok(m) = parse(text, "fuzz.yaml") {
+            for p in m.pods {
+                if let Err(e) = build_plan(p) {
+                    assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    });
+    assert!(r.is_ok(), "panicked on input:\n{text}");
+}
+
+#[test]
+fn the_valid_manifest_builds() {
+    let m = parse(VALID, "valid.yaml").unwrap();
+    assert_eq!(m.pods.len(), 1);
+    assert_eq!(m.config_maps.len(), 1);
+    let plan = build_plan(m.pods.into_iter().next().unwrap()).unwrap();
+    assert_eq!(plan.init_containers.len(), 2);
+}
+
+#[test]
+fn truncations_never_panic() {
+    for cut in 0..VALID.len() {
+        if VALID.is_char_boundary(cut) {
+            feed(&VALID[..cut]);
+        }
+    }
+}
+
+#[test]
+fn random_mutations_never_panic() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let pieces = [
+        "",
+        "-",
+        ":",
+        "[",
+        "]",
+        "{",
+        "}",
+        "'",
+        "\"",
+        "\n",
+        "  ",
+        "null",
+        "-1",
+        "99999999999999999999",
+        "1e400",
+        "!!binary",
+        "&a",
+        "*a",
+        "<<: *a",
+        "\t",
+        "kind: List",
+        "\u{0}",
+        "é",
+        "0x10",
+    ];
+    for _ in 0..3000 {
+        let mut s = VALID.to_string().into_bytes();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(s.len());
+            match rng.below(3) {
+                0 => {
+                    s.remove(at);
+                }
+                1 => {
+                    let p = pieces[rng.below(pieces.len())];
+                    for (i, b) in p.bytes().enumerate() {
+                        s.insert(at + i, b);
+                    }
+                }
+                _ => s[at] = (rng.next() & 0x7f) as u8,
+            }
+        }
+        feed(&String::from_utf8_lossy(&s));
+    }
+}
+
+#[test]
+fn hostile_documents_give_errors_not_panics() {
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let cases = [
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: 5}",
+        "apiVersion: v1\nkind: Pod\nspec: {containers: [{name: a}]}",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {terminationGracePeriodSeconds: -5, containers: [{name: a, image: b, command: [x]}]}",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: a, image: b, command: [x], lifecycle: {preStop: {}}}]}",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: a, image: b, command: [x], livenessProbe: {httpGet: {port: nope}}}]}",
+        "kind: Pod",
+        "- 1\n- 2",
+        "a: &a [*a]",
+        deep.as_str(),
+        "apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod}]",
+    ];
+    for c in cases {
+        feed(c);
+    }
+}
