@@ -87,11 +87,21 @@ pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
             index: i + 1,
             message: e.to_string(),
         };
+        let doc = format!("{source_name}: document {}", i + 1);
         match (api.as_str(), kind.as_str()) {
-            ("v1", "Pod") => out.pods.push(serde_json::from_value(d).map_err(decode)?),
-            ("v1", "ConfigMap") => out.config_maps.push(serde_json::from_value(d).map_err(decode)?),
+            ("v1", "Pod") => {
+                let p: Pod = serde_json::from_value(d.clone()).map_err(decode)?;
+                unknown_fields(&d, &serde_json::to_value(&p).unwrap_or_default(), "", &doc, &mut out.warnings);
+                out.pods.push(p);
+            }
+            ("v1", "ConfigMap") => {
+                let c: ConfigMap = serde_json::from_value(d.clone()).map_err(decode)?;
+                unknown_fields(&d, &serde_json::to_value(&c).unwrap_or_default(), "", &doc, &mut out.warnings);
+                out.config_maps.push(c);
+            }
             ("v1", "Secret") => {
-                let mut s: Secret = serde_json::from_value(d).map_err(decode)?;
+                let mut s: Secret = serde_json::from_value(d.clone()).map_err(decode)?;
+                unknown_fields(&d, &serde_json::to_value(&s).unwrap_or_default(), "", &doc, &mut out.warnings);
                 if let Some(sd) = s.string_data.take() {
                     let data = s.data.get_or_insert_with(Default::default);
                     for (k, v) in sd {
@@ -107,6 +117,44 @@ pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
         p.metadata.namespace.get_or_insert_with(|| "default".into());
     }
     Ok(out)
+}
+
+/// Warns about keys of the input that the typed object does not know (kubectl's strict
+/// decoding: `unknown field "spec.containers[0].foo"`): every key present in the input but
+/// absent after a round trip through the k8s-openapi type.
+fn unknown_fields(
+    input: &serde_json::Value,
+    typed: &serde_json::Value,
+    path: &str,
+    doc: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (input, typed) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match b.get(k) {
+                    Some(tv) => unknown_fields(v, tv, &p, doc, out),
+                    // Nulls and empty values legitimately vanish in the round trip.
+                    None if v.is_null()
+                        || v.as_object().is_some_and(|o| o.is_empty())
+                        || v.as_array().is_some_and(|a| a.is_empty()) => {}
+                    None => out.push(format!("{doc}: unknown field \"{p}\"")),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                unknown_fields(x, y, &format!("{path}[{i}]"), doc, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn port_of(p: &IntOrString, ports: &[(Option<String>, u16)]) -> Option<u16> {
@@ -328,6 +376,232 @@ fn container(
     }
 }
 
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+const DNS_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+fn validate_probe(p: &Probe, pp: &str, field: &str, errs: &mut Vec<String>) {
+    let handlers = [
+        p.exec.is_some(),
+        p.http_get.is_some(),
+        p.tcp_socket.is_some(),
+        p.grpc.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if handlers == 0 {
+        errs.push(format!("{pp}: Required value: must specify a handler type"));
+    } else if handlers > 1 {
+        errs.push(format!(
+            "{pp}: Forbidden: may not specify more than 1 handler type"
+        ));
+    }
+    for (f, v) in [
+        ("initialDelaySeconds", p.initial_delay_seconds),
+        ("timeoutSeconds", p.timeout_seconds),
+        ("periodSeconds", p.period_seconds),
+        ("successThreshold", p.success_threshold),
+        ("failureThreshold", p.failure_threshold),
+    ] {
+        if let Some(v) = v.filter(|v| *v < 0) {
+            errs.push(format!(
+                "{pp}.{f}: Invalid value: {v}: must be greater than or equal to 0"
+            ));
+        }
+    }
+    if field != "readinessProbe" {
+        if let Some(st) = p.success_threshold.filter(|v| *v > 1) {
+            errs.push(format!(
+                "{pp}.successThreshold: Invalid value: {st}: must be 1"
+            ));
+        }
+    } else if let Some(g) = p.termination_grace_period_seconds {
+        errs.push(format!("{pp}.terminationGracePeriodSeconds: Invalid value: {g}: must not be set for readinessProbes"));
+    }
+    if let Some(g) = p.termination_grace_period_seconds.filter(|g| *g <= 0) {
+        errs.push(format!(
+            "{pp}.terminationGracePeriodSeconds: Invalid value: {g}: must be greater than 0"
+        ));
+    }
+}
+
+fn validate_container(
+    c: &Container,
+    path: &str,
+    init: bool,
+    volumes: &[String],
+    errs: &mut Vec<String>,
+) {
+    if c.image.as_deref().is_none_or(str::is_empty) {
+        errs.push(format!("{path}.image: Required value"));
+    }
+    let sidecar = init && c.restart_policy.as_deref() == Some("Always");
+    match (init, c.restart_policy.as_deref()) {
+        (_, None) | (true, Some("Always")) | (false, Some("Always" | "OnFailure" | "Never")) => {}
+        (true, Some(other)) => errs.push(format!("{path}.restartPolicy: Unsupported value: {other:?}: supported values: \"Always\"")),
+        (false, Some(other)) => errs.push(format!(
+            "{path}.restartPolicy: Unsupported value: {other:?}: supported values: \"Always\", \"Never\", \"OnFailure\""
+        )),
+    }
+    if init && !sidecar {
+        for (field, set) in [
+            ("lifecycle", c.lifecycle.is_some()),
+            ("livenessProbe", c.liveness_probe.is_some()),
+            ("readinessProbe", c.readiness_probe.is_some()),
+            ("startupProbe", c.startup_probe.is_some()),
+        ] {
+            if set {
+                errs.push(format!("{path}.{field}: Forbidden: may not be set for init containers without restartPolicy=Always"));
+            }
+        }
+    }
+    for (field, p) in [
+        ("livenessProbe", &c.liveness_probe),
+        ("readinessProbe", &c.readiness_probe),
+        ("startupProbe", &c.startup_probe),
+    ] {
+        if let Some(p) = p {
+            validate_probe(p, &format!("{path}.{field}"), field, errs);
+        }
+    }
+    if let Some(lc) = &c.lifecycle {
+        for (hook, h) in [("postStart", &lc.post_start), ("preStop", &lc.pre_stop)] {
+            let Some(h) = h else { continue };
+            let n = [
+                h.exec.is_some(),
+                h.http_get.is_some(),
+                h.tcp_socket.is_some(),
+                h.sleep.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
+            if n > 1 {
+                errs.push(format!(
+                    "{path}.lifecycle.{hook}: Forbidden: may not specify more than 1 handler type"
+                ));
+            }
+            if let Some(e) = &h.exec {
+                if e.command.as_ref().is_none_or(Vec::is_empty) {
+                    errs.push(format!(
+                        "{path}.lifecycle.{hook}.exec.command: Required value"
+                    ));
+                }
+            }
+        }
+    }
+    for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
+        let mp = format!("{path}.volumeMounts[{j}]");
+        if !volumes.contains(&m.name) {
+            errs.push(format!("{mp}.name: Not found: {:?}", m.name));
+        }
+        if !m.mount_path.starts_with('/') {
+            errs.push(format!(
+                "{mp}.mountPath: Invalid value: {:?}: must be an absolute path",
+                m.mount_path
+            ));
+        }
+    }
+    for (j, e) in c.env.iter().flatten().enumerate() {
+        if e.name.is_empty()
+            || e.name.contains('=')
+            || !e.name.bytes().all(|b| (0x20..0x7f).contains(&b))
+        {
+            errs.push(format!(
+                "{path}.env[{j}].name: Invalid value: {:?}: a valid environment variable name must consist only of printable ASCII characters other than '='",
+                e.name
+            ));
+        }
+    }
+    for (j, p) in c.ports.iter().flatten().enumerate() {
+        if !(1..=65535).contains(&p.container_port) {
+            errs.push(format!(
+                "{path}.ports[{j}].containerPort: Invalid value: {}: must be between 1 and 65535, inclusive",
+                p.container_port
+            ));
+        }
+    }
+    if let Some(pol) = c.termination_message_policy.as_deref() {
+        if pol != "File" && pol != "FallbackToLogsOnError" {
+            errs.push(format!(
+                "{path}.terminationMessagePolicy: Unsupported value: {pol:?}: supported values: \"File\", \"FallbackToLogsOnError\""
+            ));
+        }
+    }
+}
+
+/// The API server's pod validation (`ValidatePodCreate`) for the fields podvisor acts on.
+fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Vec<String>) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    if !name.is_empty() && !is_dns_subdomain(&name) {
+        errs.push(format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
+    }
+    if let Some(ns) = &pod.metadata.namespace {
+        if !is_dns_label(ns) {
+            errs.push(format!(
+                "metadata.namespace: Invalid value: {ns:?}: {DNS_LABEL_MSG}"
+            ));
+        }
+    }
+    if let Some(g) = spec.termination_grace_period_seconds.filter(|g| *g < 0) {
+        errs.push(format!("spec.terminationGracePeriodSeconds: Invalid value: {g}: must be greater than or equal to 0"));
+    }
+    let volumes: Vec<String> = spec
+        .volumes
+        .iter()
+        .flatten()
+        .map(|v| v.name.clone())
+        .collect();
+    for (i, v) in volumes.iter().enumerate() {
+        if !is_dns_label(v) {
+            errs.push(format!(
+                "spec.volumes[{i}].name: Invalid value: {v:?}: {DNS_LABEL_MSG}"
+            ));
+        }
+        if volumes[..i].contains(v) {
+            errs.push(format!("spec.volumes[{i}].name: Duplicate value: {v:?}"));
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| (format!("spec.initContainers[{i}]"), c, true));
+    let regular = spec
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("spec.containers[{i}]"), c, false));
+    for (path, c, is_init) in init.chain(regular) {
+        if c.name.is_empty() {
+            errs.push(format!("{path}.name: Required value"));
+        } else if !is_dns_label(&c.name) {
+            errs.push(format!(
+                "{path}.name: Invalid value: {:?}: {DNS_LABEL_MSG}",
+                c.name
+            ));
+        } else if seen.contains(&c.name) {
+            errs.push(format!("{path}.name: Duplicate value: {:?}", c.name));
+        }
+        seen.push(c.name.clone());
+        validate_container(c, &path, is_init, &volumes, errs);
+    }
+}
+
 /// Builds a plan from a pod with defaults applied.
 pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
     let name = pod.metadata.name.clone().unwrap_or_default();
@@ -407,6 +681,7 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
             )
         })
         .collect();
+    validate(&pod, &spec, &mut errs);
     if !errs.is_empty() {
         return Err(IntakeError::Invalid {
             pod: name,

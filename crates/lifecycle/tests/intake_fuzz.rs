@@ -152,3 +152,60 @@ fn hostile_documents_give_errors_not_panics() {
         feed(c);
     }
 }
+
+#[test]
+fn unknown_fields_are_warned_with_their_path() {
+    let m = parse(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - name: a\n    image: b\n    command: [x]\n    lifecycle: {preStopp: {exec: {command: [z]}}}\n  restartPolicyy: Never\n",
+        "f.yaml",
+    )
+    .unwrap();
+    assert_eq!(
+        m.warnings,
+        vec![
+            "f.yaml: document 1: unknown field \"spec.containers[0].lifecycle.preStopp\""
+                .to_string(),
+            "f.yaml: document 1: unknown field \"spec.restartPolicyy\"".to_string(),
+        ]
+    );
+    // A complete, valid manifest gives no warning at all.
+    assert!(parse(VALID, "valid.yaml").unwrap().warnings.is_empty());
+}
+
+fn invalid(yaml: &str) -> String {
+    let m = parse(yaml, "f.yaml").unwrap();
+    build_plan(m.pods.into_iter().next().unwrap())
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn validation_errors_name_the_field_in_kubernetes_style() {
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b, command: [x], lifecycle: {preStop: {sleep: {seconds: 90}}}}\n");
+    assert_eq!(e, "Pod \"x\" is invalid: spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 90: must be less than or equal to terminationGracePeriodSeconds (30)");
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b, command: [x]}\n  - {name: a, image: b, command: [x]}\n");
+    assert!(
+        e.contains("spec.containers[1].name: Duplicate value: \"a\""),
+        "{e}"
+    );
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  restartPolicy: Sometimes\n  containers:\n  - {name: a, image: b, command: [x]}\n");
+    assert!(e.contains("spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\", \"OnFailure\""), "{e}");
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  initContainers:\n  - {name: i, image: b, command: [x], livenessProbe: {exec: {command: [z]}}}\n  containers:\n  - {name: a, image: b, command: [x], livenessProbe: {exec: {command: [z]}, successThreshold: 2}}\n");
+    assert!(e.contains("spec.initContainers[0].livenessProbe: Forbidden: may not be set for init containers without restartPolicy=Always"), "{e}");
+    assert!(
+        e.contains(
+            "spec.containers[0].livenessProbe.successThreshold: Invalid value: 2: must be 1"
+        ),
+        "{e}"
+    );
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b}\n");
+    assert!(
+        e.contains("spec.containers[0].command: Required value"),
+        "{e}"
+    );
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b, command: [x], volumeMounts: [{name: v, mountPath: data}]}\n");
+    assert!(
+        e.contains("spec.containers[0].volumeMounts[0].name: Not found: \"v\""),
+        "{e}"
+    );
+}
