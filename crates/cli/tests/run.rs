@@ -489,3 +489,105 @@ fn processes_with(token: &str) -> Vec<u32> {
     }
     out
 }
+
+#[test]
+fn post_start_failure_is_reported_and_the_container_restarted_through_the_normal_kill_path() {
+    let d = tmp();
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let r = run(
+        d.path(),
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hookfail}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+    volumeMounts: [{{name: m, mountPath: /m}}]
+    lifecycle:
+      postStart:
+        exec: {{command: ['sh', '-c', 'echo nope; exit 1']}}
+      preStop:
+        exec: {{command: ['sh', '-c', 'echo prestop >> /m/prestop']}}
+  volumes:
+  - name: m
+    hostPath: {{path: {}}}
+"#,
+            m.display()
+        ),
+        &["--stop-after", "1500ms"],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(
+        !r.events("FailedPostStartHook").is_empty(),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(
+        r.events("FailedPostStartHook")[0]["message"],
+        "PostStartHook failed"
+    );
+    assert!(r
+        .events("Killing")
+        .iter()
+        .any(|e| e["message"] == "FailedPostStartHook"));
+    // preStop ran for the postStart kill (and again at deletion for a running instance).
+    assert!(std::fs::read_to_string(m.join("prestop"))
+        .unwrap()
+        .starts_with("prestop\n"));
+    let c = r.container("hookfail", "app");
+    assert!(c["restartCount"].as_i64().unwrap() >= 1, "{c}");
+}
+
+#[test]
+fn sidecars_stop_after_the_main_container_in_reverse_order() {
+    let d = tmp();
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let side = |n: &str| {
+        format!(
+        "{{name: {n}, image: busybox, restartPolicy: Always, volumeMounts: [{{name: m, mountPath: /m}}], command: ['sh', '-c', 'trap \"date +%s.%N > /m/{n}; exit 0\" TERM; while true; do sleep 0.05; done']}}"
+    )
+    };
+    let r = run(
+        d.path(),
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: sidecars}}
+spec:
+  terminationGracePeriodSeconds: 10
+  initContainers:
+  - {a}
+  - {b}
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "sleep 0.5; date +%s.%N > /m/app; exit 0" TERM; while true; do sleep 0.05; done']
+    volumeMounts: [{{name: m, mountPath: /m}}]
+  volumes:
+  - name: m
+    hostPath: {{path: {p}}}
+"#,
+            a = side("side-a"),
+            b = side("side-b"),
+            p = m.display()
+        ),
+        &["--stop-after", "1s"],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let app = read_f64(m.join("app"));
+    let b = read_f64(m.join("side-b"));
+    let a = read_f64(m.join("side-a"));
+    assert!(
+        app <= b && b <= a,
+        "stop order app={app} side-b={b} side-a={a}"
+    );
+    assert_eq!(r.pod("sidecars")["status"]["phase"], "Succeeded");
+}
