@@ -26,6 +26,9 @@ pub struct EngineConfig {
     pub node_name: String,
     /// `status.hostIP`.
     pub host_ip: String,
+    /// Remove a deleted pod's object from the store once every process is gone (the API
+    /// server's behaviour); `podvisor run` keeps them to print the final state.
+    pub remove_deleted_pods: bool,
 }
 
 /// Why the engine refused a request.
@@ -51,7 +54,7 @@ pub struct Engine<R: Runtime> {
     store: Store,
     objects: Arc<RwLock<Objects>>,
     timeline: broadcast::Sender<TimelineEntry>,
-    pods: Mutex<HashMap<PodKey, PodEntry>>,
+    pods: Arc<Mutex<HashMap<PodKey, PodEntry>>>,
     config: EngineConfig,
 }
 
@@ -64,7 +67,7 @@ impl<R: Runtime> Engine<R> {
             store: Store::new(&config.node_name),
             objects: Arc::default(),
             timeline: broadcast::channel(16384).0,
-            pods: Mutex::new(HashMap::new()),
+            pods: Arc::default(),
             config,
         }
     }
@@ -116,6 +119,7 @@ impl<R: Runtime> Engine<R> {
             host_ip: self.config.host_ip.clone(),
         };
         let machine = PodMachine::new(plan.clone(), self.clock.wall(), node, now);
+        let machine_pod = machine.pod();
         let (tx, rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = watch::channel(None);
         let worker = PodWorker {
@@ -143,8 +147,21 @@ impl<R: Runtime> Engine<R> {
             last_ready: HashMap::new(),
             final_pod: None,
         };
+        // The object exists from the moment the pod is accepted, as after an API create.
+        self.store.put_pod(&plan.key, machine_pod);
+        let store = self.store.clone();
+        let registry = self.pods.clone();
+        let remove = self.config.remove_deleted_pods;
+        let key = plan.key.clone();
         tokio::spawn(async move {
             let pod = worker.run().await;
+            if remove && pod.metadata.deletion_timestamp.is_some() {
+                store.delete_pod(&key);
+                registry
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+            }
             let _ = done_tx.send(Some(pod));
         });
         pods.insert(plan.key, PodEntry { tx, done: done_rx });

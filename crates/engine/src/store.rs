@@ -16,12 +16,34 @@ use tokio::sync::broadcast;
 /// What changed.
 #[derive(Debug, Clone)]
 pub enum StoreChange {
-    /// A pod was added or its status/metadata changed.
-    PodModified(Box<Pod>),
-    /// A pod object was removed.
-    PodDeleted(Box<Pod>),
+    /// A pod was added, changed or removed.
+    Pod(Box<PodChange>),
     /// An event was recorded or its count bumped.
     Event(Box<Event>),
+}
+
+/// How many pod changes are kept for watches resuming from a resourceVersion.
+pub const WATCH_HISTORY: usize = 8192;
+
+/// A pod change as a watch delivers it.
+#[derive(Debug, Clone)]
+pub struct PodChange {
+    /// The store's resourceVersion of the change.
+    pub resource_version: u64,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    /// The object after the change (the last state for `DELETED`).
+    pub pod: Pod,
+}
+
+/// A watch asked for a resourceVersion older than the kept history (410 Gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too old resource version: {requested} ({oldest})")]
+pub struct TooOld {
+    /// What was asked.
+    pub requested: u64,
+    /// The oldest resourceVersion still available.
+    pub oldest: u64,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +51,20 @@ struct State {
     resource_version: u64,
     pods: BTreeMap<PodKey, Pod>,
     events: Vec<Event>,
+    history: std::collections::VecDeque<PodChange>,
+}
+
+impl State {
+    fn remember(&mut self, kind: &'static str, pod: &Pod) {
+        if self.history.len() >= WATCH_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(PodChange {
+            resource_version: self.resource_version,
+            kind,
+            pod: pod.clone(),
+        });
+    }
 }
 
 /// The in-memory object store shared by the engine (writer) and its readers.
@@ -73,10 +109,16 @@ impl Store {
         }
         st.resource_version += 1;
         pod.metadata.resource_version = Some(st.resource_version.to_string());
+        let kind = if st.pods.contains_key(key) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
         st.pods.insert(key.clone(), pod.clone());
-        let _ = self
-            .changes
-            .send(StoreChange::PodModified(Box::new(pod.clone())));
+        st.remember(kind, &pod);
+        if let Some(c) = st.history.back() {
+            let _ = self.changes.send(StoreChange::Pod(Box::new(c.clone())));
+        }
         pod
     }
 
@@ -86,10 +128,48 @@ impl Store {
         let mut pod = st.pods.remove(key)?;
         st.resource_version += 1;
         pod.metadata.resource_version = Some(st.resource_version.to_string());
-        let _ = self
-            .changes
-            .send(StoreChange::PodDeleted(Box::new(pod.clone())));
+        st.remember("DELETED", &pod);
+        if let Some(c) = st.history.back() {
+            let _ = self.changes.send(StoreChange::Pod(Box::new(c.clone())));
+        }
+
         Some(pod)
+    }
+
+    /// The store's current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.lock().resource_version
+    }
+
+    /// Every pod and the resourceVersion they were read at, atomically.
+    pub fn list_pods(&self) -> (Vec<Pod>, u64) {
+        let st = self.lock();
+        (st.pods.values().cloned().collect(), st.resource_version)
+    }
+
+    /// Pod changes after `rv`, and a receiver for later ones, taken atomically so that no
+    /// change is lost or repeated between the two.
+    pub fn watch_pods_since(
+        &self,
+        rv: u64,
+    ) -> Result<(Vec<PodChange>, broadcast::Receiver<StoreChange>), TooOld> {
+        let st = self.lock();
+        let oldest = st.history.front().map_or(st.resource_version, |c| {
+            c.resource_version.saturating_sub(1)
+        });
+        if rv < oldest {
+            return Err(TooOld {
+                requested: rv,
+                oldest,
+            });
+        }
+        let changes = st
+            .history
+            .iter()
+            .filter(|c| c.resource_version > rv)
+            .cloned()
+            .collect();
+        Ok((changes, self.changes.subscribe()))
     }
 
     /// A pod by key.

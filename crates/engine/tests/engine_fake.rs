@@ -23,6 +23,7 @@ fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> Engine<FakeRuntime> {
             state_dir: dir.path().to_path_buf(),
             node_name: "node".into(),
             host_ip: "127.0.0.1".into(),
+            remove_deleted_pods: false,
         },
     )
 }

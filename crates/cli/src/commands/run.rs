@@ -119,6 +119,7 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
             state_dir: state_dir.clone(),
             node_name,
             host_ip: "127.0.0.1".into(),
+            remove_deleted_pods: false,
         },
     ));
     engine.set_objects(inputs.objects);
