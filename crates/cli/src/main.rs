@@ -21,6 +21,10 @@ struct Cli {
 enum Command {
     /// Run pods in the foreground and show their lifecycle as it happens.
     Run(commands::run::RunArgs),
+    /// Run the node daemon: the engine plus a Kubernetes API that kubectl drives.
+    Serve(commands::serve::ServeArgs),
+    /// Print the kubeconfig of a `podvisor serve` state directory.
+    Kubeconfig(commands::serve::KubeconfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Run(args) => commands::run::main(args),
+        Command::Serve(args) => commands::serve::main(args),
+        Command::Kubeconfig(args) => commands::serve::kubeconfig(args),
     }
 }

@@ -184,6 +184,29 @@ impl<R: Runtime> Engine<R> {
         Ok(())
     }
 
+    /// Replaces a pod's labels and annotations.
+    pub fn update_metadata(
+        &self,
+        key: &PodKey,
+        labels: Option<std::collections::BTreeMap<String, String>>,
+        annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> Result<(), EngineError> {
+        let pods = self.pods();
+        let entry = pods.get(key).ok_or_else(|| EngineError::NotFound(key.clone()))?;
+        let _ = entry.tx.send(WorkerMsg::Metadata { labels, annotations });
+        Ok(())
+    }
+
+    /// The ConfigMaps and Secrets pods may reference.
+    pub fn objects(&self) -> Objects {
+        self.objects.read().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// The directory holding a pod's container logs (`<container>/<restartCount>.log`).
+    pub fn log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
+        self.config.state_dir.join("logs").join(format!("{namespace}_{name}_{uid}"))
+    }
+
     /// Deletes every pod.
     pub fn delete_all(&self, grace_period_seconds: Option<i64>) {
         for entry in self.pods().values() {

@@ -44,6 +44,10 @@ pub(crate) enum WorkerMsg {
     Delete {
         grace_period_seconds: Option<i64>,
     },
+    Metadata {
+        labels: Option<std::collections::BTreeMap<String, String>>,
+        annotations: Option<std::collections::BTreeMap<String, String>>,
+    },
 }
 
 /// The ConfigMaps and Secrets pods can reference.
@@ -175,6 +179,12 @@ impl<R: Runtime> PodWorker<R> {
             WorkerMsg::SandboxRemoved => {
                 self.removed = true;
                 self.emit(now, None, Happening::Removed);
+            }
+            WorkerMsg::Metadata {
+                labels,
+                annotations,
+            } => {
+                self.machine.set_labels_and_annotations(labels, annotations);
             }
             WorkerMsg::Delete {
                 grace_period_seconds,

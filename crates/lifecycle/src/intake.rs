@@ -702,6 +702,19 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
             .get_or_insert_with(|| "/dev/termination-log".into());
         c.termination_message_policy
             .get_or_insert_with(|| "File".into());
+        for p in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {
+            p.timeout_seconds.get_or_insert(1);
+            p.period_seconds.get_or_insert(10);
+            p.success_threshold.get_or_insert(1);
+            p.failure_threshold.get_or_insert(3);
+            if let Some(g) = p.http_get.as_mut() {
+                g.path.get_or_insert_with(|| "/".into());
+                g.scheme.get_or_insert_with(|| "HTTP".into());
+            }
+        }
+        for port in c.ports.iter_mut().flatten() {
+            port.protocol.get_or_insert_with(|| "TCP".into());
+        }
         c.image_pull_policy.get_or_insert_with(|| {
             let img = c.image.clone().unwrap_or_default();
             if img.ends_with(":latest") || !img.rsplit('/').next().unwrap_or("").contains(':') {

@@ -218,6 +218,17 @@ impl PodMachine {
         &self.plan
     }
 
+    /// Replaces the pod's labels and annotations (the only metadata an update may change).
+    pub fn set_labels_and_annotations(
+        &mut self,
+        labels: Option<std::collections::BTreeMap<String, String>>,
+        annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) {
+        self.plan.labels = labels.clone().unwrap_or_default();
+        self.plan.pod.metadata.labels = labels;
+        self.plan.pod.metadata.annotations = annotations;
+    }
+
     /// The pod IP once the sandbox exists.
     pub fn pod_ip(&self) -> Option<&str> {
         self.pod_ip.as_deref()

@@ -1,0 +1,110 @@
+//! Every API error as a `metav1.Status` with the right HTTP code: the one place where errors
+//! become HTTP (mirrors apiserver's `errors.StatusError` constructors).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// An API error rendered as a Kubernetes `Status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// `reason`, e.g. `NotFound`.
+    pub reason: &'static str,
+    /// `message`.
+    pub message: String,
+    /// `details`.
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError { code, reason, message: message.into(), details: None }
+    }
+    /// 404 `pods "web" not found`.
+    pub fn not_found(resource: &str, name: &str) -> Self {
+        let mut e = Self::new(404, "NotFound", format!("{resource} \"{name}\" not found"));
+        e.details = Some(json!({"name": name, "kind": resource}));
+        e
+    }
+    /// 404 for an unknown path.
+    pub fn no_route(path: &str) -> Self {
+        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+    }
+    /// 409 `pods "web" already exists`.
+    pub fn already_exists(resource: &str, name: &str) -> Self {
+        let mut e = Self::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists"));
+        e.details = Some(json!({"name": name, "kind": resource}));
+        e
+    }
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+    /// 401.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+    /// 405.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+    /// 410 `too old resource version`.
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+    /// 413.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(413, "RequestEntityTooLarge", format!("the request body is larger than {limit} bytes"))
+    }
+    /// 415.
+    pub fn unsupported_media_type(ct: &str) -> Self {
+        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/strategic-merge-patch+json, application/merge-patch+json (got {ct:?})"))
+    }
+    /// 422 with field causes: `Pod "web" is invalid: <causes>`.
+    pub fn invalid(kind: &str, name: &str, causes: &[String]) -> Self {
+        let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {}", causes.join(", ")));
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|c| {
+                let (field, msg) = c.split_once(": ").unwrap_or(("", c));
+                let reason = msg.split(':').next().unwrap_or("").trim();
+                let reason = match reason {
+                    "Required value" => "FieldValueRequired",
+                    "Duplicate value" => "FieldValueDuplicate",
+                    "Unsupported value" => "FieldValueNotSupported",
+                    "Forbidden" => "FieldValueForbidden",
+                    "Not found" => "FieldValueNotFound",
+                    _ => "FieldValueInvalid",
+                };
+                json!({"reason": reason, "message": msg, "field": field})
+            })
+            .collect();
+        e.details = Some(json!({"name": name, "kind": kind.to_lowercase() + "s", "causes": causes}));
+        e
+    }
+    /// The Status object.
+    pub fn to_status(&self) -> Value {
+        let mut v = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            v["details"] = d.clone();
+        }
+        v
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (code, [("content-type", "application/json")], self.to_status().to_string()).into_response()
+    }
+}
