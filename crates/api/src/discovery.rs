@@ -24,7 +24,14 @@ pub fn apis() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
 }
 
-fn resource(name: &str, singular: &str, kind: &str, namespaced: bool, verbs: &[&str], short: &[&str]) -> Value {
+fn resource(
+    name: &str,
+    singular: &str,
+    kind: &str,
+    namespaced: bool,
+    verbs: &[&str],
+    short: &[&str],
+) -> Value {
     let mut r = json!({"name": name, "singularName": singular, "namespaced": namespaced, "kind": kind, "verbs": verbs});
     if !short.is_empty() {
         r["shortNames"] = json!(short);
@@ -57,7 +64,11 @@ pub fn openapi_v3_root() -> Value {
 /// `GET /openapi/v3/api/v1`: one patch operation per kind advertising `fieldValidation`.
 pub fn openapi_v3_core() -> Value {
     let mut paths = serde_json::Map::new();
-    for (res, kind) in [("pods", "Pod"), ("configmaps", "ConfigMap"), ("secrets", "Secret")] {
+    for (res, kind) in [
+        ("pods", "Pod"),
+        ("configmaps", "ConfigMap"),
+        ("secrets", "Secret"),
+    ] {
         paths.insert(
             format!("/api/v1/namespaces/{{namespace}}/{res}/{{name}}"),
             json!({"patch": {

@@ -71,21 +71,41 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
     Router::new()
         .route("/version", get(|| async { Json(discovery::version()) }))
         .route("/version/", get(|| async { Json(discovery::version()) }))
-        .route("/api", get(move || async move { Json(discovery::api(&addr)) }))
+        .route(
+            "/api",
+            get(move || async move { Json(discovery::api(&addr)) }),
+        )
         .route("/apis", get(|| async { Json(discovery::apis()) }))
         .route("/api/v1", get(|| async { Json(discovery::api_v1()) }))
-        .route("/openapi/v3", get(|| async { Json(discovery::openapi_v3_root()) }))
-        .route("/openapi/v3/api/v1", get(|| async { Json(discovery::openapi_v3_core()) }))
+        .route(
+            "/openapi/v3",
+            get(|| async { Json(discovery::openapi_v3_root()) }),
+        )
+        .route(
+            "/openapi/v3/api/v1",
+            get(|| async { Json(discovery::openapi_v3_core()) }),
+        )
         .route("/api/v1/namespaces", get(pods::list_namespaces::<R>))
         .route("/api/v1/namespaces/{ns}", get(pods::get_namespace::<R>))
         .route("/api/v1/pods", get(pods::list_all::<R>))
-        .route("/api/v1/namespaces/{ns}/pods", get(pods::list::<R>).post(pods::create::<R>))
+        .route(
+            "/api/v1/namespaces/{ns}/pods",
+            get(pods::list::<R>).post(pods::create::<R>),
+        )
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}",
-            get(pods::get_one::<R>).delete(pods::delete::<R>).patch(pods::patch::<R>),
+            get(pods::get_one::<R>)
+                .delete(pods::delete::<R>)
+                .patch(pods::patch::<R>),
         )
-        .route("/api/v1/namespaces/{ns}/pods/{name}/status", get(pods::get_one::<R>))
-        .route("/api/v1/namespaces/{ns}/pods/{name}/log", get(pods::log::<R>))
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/status",
+            get(pods::get_one::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/log",
+            get(pods::log::<R>),
+        )
         .route("/api/v1/events", get(pods::events_all::<R>))
         .route("/api/v1/namespaces/{ns}/events", get(pods::events::<R>))
         .fallback(|req: Request<Body>| async move { ApiError::no_route(req.uri().path()) })

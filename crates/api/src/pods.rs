@@ -55,12 +55,21 @@ fn namespace_object(name: &str) -> Value {
 
 /// `GET /api/v1/namespaces`.
 pub async fn list_namespaces<R: Runtime>(State(st): State<Shared<R>>) -> Response {
-    let items: Vec<Value> = namespaces(&st).iter().map(|n| namespace_object(n)).collect();
-    json_response(StatusCode::OK, &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": st.engine.store().resource_version().to_string()}, "items": items}))
+    let items: Vec<Value> = namespaces(&st)
+        .iter()
+        .map(|n| namespace_object(n))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {"resourceVersion": st.engine.store().resource_version().to_string()}, "items": items}),
+    )
 }
 
 /// `GET /api/v1/namespaces/{ns}`.
-pub async fn get_namespace<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<String>) -> Response {
+pub async fn get_namespace<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path(ns): Path<String>,
+) -> Response {
     if namespaces(&st).contains(&ns) {
         json_response(StatusCode::OK, &namespace_object(&ns))
     } else {
@@ -94,21 +103,39 @@ impl Selector {
         let fields = parse_terms(q.get("fieldSelector").map_or("", String::as_str));
         for (k, _, _) in &fields {
             if !supported.contains(&k.as_str()) {
-                return Err(ApiError::bad_request(format!("field label not supported: {k}")));
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {k}"
+                )));
             }
         }
-        Ok(Selector { fields, labels: parse_terms(q.get("labelSelector").map_or("", String::as_str)) })
+        Ok(Selector {
+            fields,
+            labels: parse_terms(q.get("labelSelector").map_or("", String::as_str)),
+        })
     }
 
-    fn matches(&self, field: impl Fn(&str) -> Option<String>, labels: &Option<BTreeMap<String, String>>) -> bool {
-        self.fields.iter().all(|(k, v, eq)| (field(k).as_deref() == Some(v.as_str())) == *eq)
+    fn matches(
+        &self,
+        field: impl Fn(&str) -> Option<String>,
+        labels: &Option<BTreeMap<String, String>>,
+    ) -> bool {
+        self.fields
+            .iter()
+            .all(|(k, v, eq)| (field(k).as_deref() == Some(v.as_str())) == *eq)
             && self.labels.iter().all(|(k, v, eq)| {
-                (labels.as_ref().and_then(|l| l.get(k)).map(String::as_str) == Some(v.as_str())) == *eq
+                (labels.as_ref().and_then(|l| l.get(k)).map(String::as_str) == Some(v.as_str()))
+                    == *eq
             })
     }
 }
 
-const POD_FIELDS: &[&str] = &["metadata.name", "metadata.namespace", "spec.nodeName", "status.phase", "spec.restartPolicy"];
+const POD_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "status.phase",
+    "spec.restartPolicy",
+];
 
 fn pod_field(p: &Pod, k: &str) -> Option<String> {
     match k {
@@ -127,33 +154,57 @@ fn with_kind(mut v: Value, kind: &str) -> Value {
     v
 }
 
-async fn list_pods<R: Runtime>(st: Shared<R>, ns: Option<String>, q: HashMap<String, String>, headers: HeaderMap) -> Response {
+async fn list_pods<R: Runtime>(
+    st: Shared<R>,
+    ns: Option<String>,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+) -> Response {
     let mut sel = match Selector::from(&q, POD_FIELDS) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
     if let Some(ns) = &ns {
-        sel.fields.push(("metadata.namespace".into(), ns.clone(), true));
+        sel.fields
+            .push(("metadata.namespace".into(), ns.clone(), true));
     }
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
         return watch_pods(st, sel, &q, wants_table(&headers));
     }
     let (pods, rv) = st.engine.store().list_pods();
-    let pods: Vec<Pod> = pods.into_iter().filter(|p| sel.matches(|k| pod_field(p, k), &p.metadata.labels)).collect();
+    let pods: Vec<Pod> = pods
+        .into_iter()
+        .filter(|p| sel.matches(|k| pod_field(p, k), &p.metadata.labels))
+        .collect();
     if wants_table(&headers) {
         return json_response(StatusCode::OK, &pod_table(&pods, rv, true));
     }
-    let items: Vec<Value> = pods.iter().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)).collect();
-    json_response(StatusCode::OK, &json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string()}, "items": items}))
+    let items: Vec<Value> = pods
+        .iter()
+        .map(|p| serde_json::to_value(p).unwrap_or(Value::Null))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+    )
 }
 
 /// `GET /api/v1/pods` (all namespaces).
-pub async fn list_all<R: Runtime>(State(st): State<Shared<R>>, Query(q): Params, headers: HeaderMap) -> Response {
+pub async fn list_all<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
     list_pods(st, None, q, headers).await
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods` (list or watch).
-pub async fn list<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<String>, Query(q): Params, headers: HeaderMap) -> Response {
+pub async fn list<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path(ns): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
     list_pods(st, Some(ns), q, headers).await
 }
 
@@ -171,9 +222,17 @@ fn watch_event(kind: &str, pod: &Pod, table: bool, headers: bool) -> Bytes {
     Bytes::from(line)
 }
 
-fn watch_pods<R: Runtime>(st: Shared<R>, sel: Selector, q: &HashMap<String, String>, table: bool) -> Response {
+fn watch_pods<R: Runtime>(
+    st: Shared<R>,
+    sel: Selector,
+    q: &HashMap<String, String>,
+    table: bool,
+) -> Response {
     let store = st.engine.store().clone();
-    let requested: u64 = q.get("resourceVersion").and_then(|r| r.parse().ok()).unwrap_or(0);
+    let requested: u64 = q
+        .get("resourceVersion")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
     let mut initial: VecDeque<(String, Pod)> = VecDeque::new();
     let since = if requested == 0 {
         let (pods, rv) = store.list_pods();
@@ -185,7 +244,8 @@ fn watch_pods<R: Runtime>(st: Shared<R>, sel: Selector, q: &HashMap<String, Stri
     let (backlog, rx) = match store.watch_pods_since(since) {
         Ok(x) => x,
         Err(TooOld { requested, oldest }) => {
-            return ApiError::gone(format!("too old resource version: {requested} ({oldest})")).into_response();
+            return ApiError::gone(format!("too old resource version: {requested} ({oldest})"))
+                .into_response();
         }
     };
     initial.extend(backlog.into_iter().map(|c| (c.kind.to_string(), c.pod)));
@@ -194,36 +254,51 @@ fn watch_pods<R: Runtime>(st: Shared<R>, sel: Selector, q: &HashMap<String, Stri
         .and_then(|t| t.parse::<u64>().ok())
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let state = (initial, rx, sel, true, deadline);
-    let s = stream::unfold(state, move |(mut initial, mut rx, sel, mut first, deadline)| async move {
-        loop {
-            if let Some((kind, pod)) = initial.pop_front() {
-                if sel.matches(|k| pod_field(&pod, k), &pod.metadata.labels) {
-                    let b = watch_event(&kind, &pod, table, first);
-                    first = false;
-                    return Some((Ok::<_, std::io::Error>(b), (initial, rx, sel, first, deadline)));
+    let s = stream::unfold(
+        state,
+        move |(mut initial, mut rx, sel, mut first, deadline)| async move {
+            loop {
+                if let Some((kind, pod)) = initial.pop_front() {
+                    if sel.matches(|k| pod_field(&pod, k), &pod.metadata.labels) {
+                        let b = watch_event(&kind, &pod, table, first);
+                        first = false;
+                        return Some((
+                            Ok::<_, std::io::Error>(b),
+                            (initial, rx, sel, first, deadline),
+                        ));
+                    }
+                    continue;
                 }
-                continue;
+                let next = async {
+                    match deadline {
+                        Some(d) => tokio::time::timeout_at(d, rx.recv()).await.ok(),
+                        None => Some(rx.recv().await),
+                    }
+                };
+                match next.await {
+                    None => return None,
+                    Some(Ok(StoreChange::Pod(c))) => initial.push_back((c.kind.to_string(), c.pod)),
+                    Some(Ok(_)) => {}
+                    Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                        let status = ApiError::gone("watch fell behind; re-list").to_status();
+                        let mut line = json!({"type": "ERROR", "object": status}).to_string();
+                        line.push('\n');
+                        return Some((
+                            Ok(Bytes::from(line)),
+                            (
+                                VecDeque::new(),
+                                rx,
+                                sel,
+                                first,
+                                Some(tokio::time::Instant::now()),
+                            ),
+                        ));
+                    }
+                    Some(Err(_)) => return None,
+                }
             }
-            let next = async {
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, rx.recv()).await.ok(),
-                    None => Some(rx.recv().await),
-                }
-            };
-            match next.await {
-                None => return None,
-                Some(Ok(StoreChange::Pod(c))) => initial.push_back((c.kind.to_string(), c.pod)),
-                Some(Ok(_)) => {}
-                Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
-                    let status = ApiError::gone("watch fell behind; re-list").to_status();
-                    let mut line = json!({"type": "ERROR", "object": status}).to_string();
-                    line.push('\n');
-                    return Some((Ok(Bytes::from(line)), (VecDeque::new(), rx, sel, first, Some(tokio::time::Instant::now()))));
-                }
-                Some(Err(_)) => return None,
-            }
-        }
-    });
+        },
+    );
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/json")
@@ -232,43 +307,82 @@ fn watch_pods<R: Runtime>(st: Shared<R>, sel: Selector, q: &HashMap<String, Stri
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}`.
-pub async fn get_one<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Path<(String, String)>, headers: HeaderMap) -> Response {
-    let key = PodKey { namespace: ns, name: name.clone() };
+pub async fn get_one<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path((ns, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let key = PodKey {
+        namespace: ns,
+        name: name.clone(),
+    };
     match st.engine.store().pod(&key) {
         Some(p) if wants_table(&headers) => {
             let rv = st.engine.store().resource_version();
             json_response(StatusCode::OK, &pod_table(&[p], rv, true))
         }
-        Some(p) => json_response(StatusCode::OK, &with_kind(serde_json::to_value(&p).unwrap_or(Value::Null), "Pod")),
+        Some(p) => json_response(
+            StatusCode::OK,
+            &with_kind(serde_json::to_value(&p).unwrap_or(Value::Null), "Pod"),
+        ),
         None => ApiError::not_found("pods", &name).into_response(),
     }
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| ApiError::too_large(MAX_BODY))
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large(MAX_BODY))
 }
 
-fn decode_pod(headers: &HeaderMap, bytes: &[u8], q: &HashMap<String, String>) -> Result<(Pod, Vec<String>), ApiError> {
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json");
-    if !(ct.starts_with("application/json") || ct.starts_with("application/yaml") || ct.starts_with("application/apply-patch+yaml")) {
+fn decode_pod(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    q: &HashMap<String, String>,
+) -> Result<(Pod, Vec<String>), ApiError> {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if !(ct.starts_with("application/json")
+        || ct.starts_with("application/yaml")
+        || ct.starts_with("application/apply-patch+yaml"))
+    {
         return Err(ApiError::unsupported_media_type(ct));
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
     let intake = parse(text, "request").map_err(|e| ApiError::bad_request(e.to_string()))?;
     let warnings: Vec<String> = intake
         .warnings
         .iter()
-        .map(|w| w.split_once("document 1: ").map_or(w.clone(), |(_, rest)| rest.to_string()))
+        .map(|w| {
+            w.split_once("document 1: ")
+                .map_or(w.clone(), |(_, rest)| rest.to_string())
+        })
         .collect();
     if q.get("fieldValidation").map(String::as_str) == Some("Strict") && !warnings.is_empty() {
-        return Err(ApiError::bad_request(format!("strict decoding error: {}", warnings.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "strict decoding error: {}",
+            warnings.join(", ")
+        )));
     }
-    let pod = intake.pods.into_iter().next().ok_or_else(|| ApiError::bad_request("the request body is not a v1 Pod"))?;
+    let pod = intake
+        .pods
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::bad_request("the request body is not a v1 Pod"))?;
     Ok((pod, warnings))
 }
 
 /// `POST /api/v1/namespaces/{ns}/pods`.
-pub async fn create<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<String>, Query(q): Params, headers: HeaderMap, body: Body) -> Response {
+pub async fn create<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path(ns): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let bytes = match read_body(body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -278,13 +392,17 @@ pub async fn create<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<Stri
         Err(e) => return e.into_response(),
     };
     match pod.metadata.namespace.as_deref() {
-        Some(n) if n != ns && n != "default" => {
-            return ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request").into_response()
-        }
+        Some(n) if n != ns && n != "default" => return ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )
+        .into_response(),
         _ => pod.metadata.namespace = Some(ns.clone()),
     }
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let key = PodKey { namespace: ns, name: name.clone() };
+    let key = PodKey {
+        namespace: ns,
+        name: name.clone(),
+    };
     if st.engine.store().pod(&key).is_some() {
         return ApiError::already_exists("pods", &name).into_response();
     }
@@ -293,19 +411,26 @@ pub async fn create<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<Stri
     pod.status = None;
     let plan = match build_plan(pod) {
         Ok(p) => p,
-        Err(IntakeError::Invalid { pod, errors }) => return ApiError::invalid("Pod", &pod, &errors).into_response(),
+        Err(IntakeError::Invalid { pod, errors }) => {
+            return ApiError::invalid("Pod", &pod, &errors).into_response()
+        }
         Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     };
-    if q.get("dryRun").is_some() {
+    if q.contains_key("dryRun") {
         return obj(StatusCode::CREATED, &plan.pod);
     }
     match st.engine.apply(plan) {
         Ok(()) => {}
-        Err(EngineError::AlreadyExists(_)) => return ApiError::already_exists("pods", &name).into_response(),
+        Err(EngineError::AlreadyExists(_)) => {
+            return ApiError::already_exists("pods", &name).into_response()
+        }
         Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     }
     let stored = st.engine.store().pod(&key);
-    let mut resp = json_response(StatusCode::CREATED, &with_kind(serde_json::to_value(&stored).unwrap_or(Value::Null), "Pod"));
+    let mut resp = json_response(
+        StatusCode::CREATED,
+        &with_kind(serde_json::to_value(&stored).unwrap_or(Value::Null), "Pod"),
+    );
     for w in warnings {
         if let Ok(v) = format!("299 - \"{}\"", w.replace('"', "'")).parse() {
             resp.headers_mut().append("warning", v);
@@ -315,7 +440,11 @@ pub async fn create<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<Stri
 }
 
 /// `DELETE /api/v1/namespaces/{ns}/pods/{name}`.
-pub async fn delete<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Path<(String, String)>, body: Body) -> Response {
+pub async fn delete<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path((ns, name)): Path<(String, String)>,
+    body: Body,
+) -> Response {
     let bytes = match read_body(body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -325,11 +454,16 @@ pub async fn delete<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): P
     } else {
         match serde_json::from_slice(&bytes) {
             Ok(v) => v,
-            Err(e) => return ApiError::bad_request(format!("invalid DeleteOptions: {e}")).into_response(),
+            Err(e) => {
+                return ApiError::bad_request(format!("invalid DeleteOptions: {e}")).into_response()
+            }
         }
     };
     let grace = options.get("gracePeriodSeconds").and_then(Value::as_i64);
-    let key = PodKey { namespace: ns, name: name.clone() };
+    let key = PodKey {
+        namespace: ns,
+        name: name.clone(),
+    };
     let Some(mut pod) = st.engine.store().pod(&key) else {
         return ApiError::not_found("pods", &name).into_response();
     };
@@ -340,12 +474,23 @@ pub async fn delete<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): P
         };
     }
     // The response carries the deletion metadata the worker is about to publish.
-    let spec_grace = pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30);
+    let spec_grace = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30);
     let g = grace.unwrap_or(spec_grace).max(0);
-    let at = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_secs(g)).unwrap_or(jiff::Timestamp::now());
-    pod.metadata.deletion_timestamp.get_or_insert(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+    let at = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(g))
+        .unwrap_or(jiff::Timestamp::now());
+    pod.metadata
+        .deletion_timestamp
+        .get_or_insert(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
     pod.metadata.deletion_grace_period_seconds.get_or_insert(g);
-    json_response(StatusCode::OK, &with_kind(serde_json::to_value(&pod).unwrap_or(Value::Null), "Pod"))
+    json_response(
+        StatusCode::OK,
+        &with_kind(serde_json::to_value(&pod).unwrap_or(Value::Null), "Pod"),
+    )
 }
 
 /// RFC 7386 merge, ignoring strategic-merge directives (`$patch`, `$setElementOrder/...`).
@@ -370,20 +515,33 @@ fn merge(target: &mut Value, patch: &Value) {
 /// `PATCH /api/v1/namespaces/{ns}/pods/{name}`: labels and annotations may change; the rest of a
 /// pod is immutable here (the apiserver allows only image changes, which podvisor cannot honour
 /// without images), so any spec change is rejected as the apiserver would.
-pub async fn patch<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Path<(String, String)>, headers: HeaderMap, body: Body) -> Response {
+pub async fn patch<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path((ns, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let bytes = match read_body(body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !(ct.starts_with("application/strategic-merge-patch+json") || ct.starts_with("application/merge-patch+json")) {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(ct.starts_with("application/strategic-merge-patch+json")
+        || ct.starts_with("application/merge-patch+json"))
+    {
         return ApiError::unsupported_media_type(ct).into_response();
     }
     let patch: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => return ApiError::bad_request(format!("invalid patch: {e}")).into_response(),
     };
-    let key = PodKey { namespace: ns, name: name.clone() };
+    let key = PodKey {
+        namespace: ns,
+        name: name.clone(),
+    };
     let Some(pod) = st.engine.store().pod(&key) else {
         return ApiError::not_found("pods", &name).into_response();
     };
@@ -393,9 +551,14 @@ pub async fn patch<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Pa
     if after.get("spec") != before.get("spec") {
         return ApiError::invalid("Pod", &name, &["spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative) (podvisor: delete and re-create the pod to change it)".to_string()]).into_response();
     }
-    let meta = |k: &str| -> Option<BTreeMap<String, String>> { serde_json::from_value(after["metadata"][k].clone()).ok() };
+    let meta = |k: &str| -> Option<BTreeMap<String, String>> {
+        serde_json::from_value(after["metadata"][k].clone()).ok()
+    };
     let (labels, annotations) = (meta("labels"), meta("annotations"));
-    if let Err(e) = st.engine.update_metadata(&key, labels.clone(), annotations.clone()) {
+    if let Err(e) = st
+        .engine
+        .update_metadata(&key, labels.clone(), annotations.clone())
+    {
         return ApiError::not_found("pods", &e.to_string()).into_response();
     }
     // The worker publishes on its next turn; answer with the patched object.
@@ -404,14 +567,19 @@ pub async fn patch<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Pa
     out.metadata.annotations = annotations;
     for _ in 0..50 {
         if let Some(p) = st.engine.store().pod(&key) {
-            if p.metadata.labels == out.metadata.labels && p.metadata.annotations == out.metadata.annotations {
+            if p.metadata.labels == out.metadata.labels
+                && p.metadata.annotations == out.metadata.annotations
+            {
                 out = p;
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    json_response(StatusCode::OK, &with_kind(serde_json::to_value(&out).unwrap_or(Value::Null), "Pod"))
+    json_response(
+        StatusCode::OK,
+        &with_kind(serde_json::to_value(&out).unwrap_or(Value::Null), "Pod"),
+    )
 }
 
 /// A new uid (version 4 layout).
@@ -423,7 +591,14 @@ pub fn new_uid() -> String {
     let mut h2 = std::collections::hash_map::RandomState::new().build_hasher();
     h2.write_u64(a);
     let b = h2.finish();
-    format!("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, 0x8000 | ((b >> 48) & 0x3fff), b & 0xffff_ffff_ffff)
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }
 
 fn container_restart(pod: &Pod, container: &str) -> Option<(i32, bool)> {
@@ -433,12 +608,21 @@ fn container_restart(pod: &Pod, container: &str) -> Option<(i32, bool)> {
         .flatten()
         .chain(st.init_container_statuses.iter().flatten())
         .find(|s| s.name == container)
-        .map(|s| (s.restart_count, s.state.as_ref().is_some_and(|x| x.running.is_some())))
+        .map(|s| {
+            (
+                s.restart_count,
+                s.state.as_ref().is_some_and(|x| x.running.is_some()),
+            )
+        })
 }
 
 fn tail_lines(data: &[u8], n: usize) -> &[u8] {
     let mut count = 0;
-    let end = if data.ends_with(b"\n") { data.len() - 1 } else { data.len() };
+    let end = if data.ends_with(b"\n") {
+        data.len() - 1
+    } else {
+        data.len()
+    };
     for i in (0..end).rev() {
         if data[i] == b'\n' {
             count += 1;
@@ -451,33 +635,65 @@ fn tail_lines(data: &[u8], n: usize) -> &[u8] {
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/log`.
-pub async fn log<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Path<(String, String)>, Query(q): Params) -> Response {
-    let key = PodKey { namespace: ns.clone(), name: name.clone() };
+pub async fn log<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Params,
+) -> Response {
+    let key = PodKey {
+        namespace: ns.clone(),
+        name: name.clone(),
+    };
     let Some(pod) = st.engine.store().pod(&key) else {
         return ApiError::not_found("pods", &name).into_response();
     };
     let spec = pod.spec.clone().unwrap_or_default();
-    let all: Vec<String> = spec.containers.iter().chain(spec.init_containers.iter().flatten()).map(|c| c.name.clone()).collect();
+    let all: Vec<String> = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .map(|c| c.name.clone())
+        .collect();
     let container = match q.get("container") {
         Some(c) if all.contains(c) => c.clone(),
-        Some(c) => return ApiError::bad_request(format!("container {c} is not valid for pod {name}")).into_response(),
+        Some(c) => {
+            return ApiError::bad_request(format!("container {c} is not valid for pod {name}"))
+                .into_response()
+        }
         None if spec.containers.len() == 1 => spec.containers[0].name.clone(),
         None => {
-            return ApiError::bad_request(format!("a container name must be specified for pod {name}, choose one of: [{}]", all.join(" "))).into_response()
+            return ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                all.join(" ")
+            ))
+            .into_response()
         }
     };
     let previous = q.get("previous").is_some_and(|v| v == "true");
     let Some((restarts, running)) = container_restart(&pod, &container) else {
-        return ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")).into_response();
+        return ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+        ))
+        .into_response();
     };
     let instance = if previous { restarts - 1 } else { restarts };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let path: PathBuf = st.engine.log_dir(&ns, &name, &uid).join(&container).join(format!("{instance}.log"));
+    let path: PathBuf = st
+        .engine
+        .log_dir(&ns, &name, &uid)
+        .join(&container)
+        .join(format!("{instance}.log"));
     if instance < 0 || !path.exists() {
         if previous {
-            return ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found")).into_response();
+            return ApiError::bad_request(format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            ))
+            .into_response();
         }
-        return ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")).into_response();
+        return ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+        ))
+        .into_response();
     }
     let mut data = std::fs::read(&path).unwrap_or_default();
     if let Some(n) = q.get("tailLines").and_then(|n| n.parse::<usize>().ok()) {
@@ -493,37 +709,43 @@ pub async fn log<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Path
     let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let store = st.engine.store().clone();
     let first = Bytes::from(data);
-    let s = stream::unfold((Some(first), offset, false), move |(first, mut offset, done)| {
-        let path = path.clone();
-        let store = store.clone();
-        let key = key.clone();
-        let container = container.clone();
-        async move {
-            if let Some(b) = first {
-                return Some((Ok::<_, std::io::Error>(b), (None, offset, done)));
-            }
-            if done {
-                return None;
-            }
-            loop {
-                let mut buf = Vec::new();
-                if let Ok(mut f) = std::fs::File::open(&path) {
-                    if f.seek(SeekFrom::Start(offset)).is_ok() {
-                        let _ = f.read_to_end(&mut buf);
-                    }
+    let s = stream::unfold(
+        (Some(first), offset, false),
+        move |(first, mut offset, done)| {
+            let path = path.clone();
+            let store = store.clone();
+            let key = key.clone();
+            let container = container.clone();
+            async move {
+                if let Some(b) = first {
+                    return Some((Ok::<_, std::io::Error>(b), (None, offset, done)));
                 }
-                let still_running = store.pod(&key).and_then(|p| container_restart(&p, &container)).is_some_and(|(r, run)| r == instance && run);
-                if !buf.is_empty() {
-                    offset += buf.len() as u64;
-                    return Some((Ok(Bytes::from(buf)), (None, offset, !still_running)));
-                }
-                if !still_running {
+                if done {
                     return None;
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                loop {
+                    let mut buf = Vec::new();
+                    if let Ok(mut f) = std::fs::File::open(&path) {
+                        if f.seek(SeekFrom::Start(offset)).is_ok() {
+                            let _ = f.read_to_end(&mut buf);
+                        }
+                    }
+                    let still_running = store
+                        .pod(&key)
+                        .and_then(|p| container_restart(&p, &container))
+                        .is_some_and(|(r, run)| r == instance && run);
+                    if !buf.is_empty() {
+                        offset += buf.len() as u64;
+                        return Some((Ok(Bytes::from(buf)), (None, offset, !still_running)));
+                    }
+                    if !still_running {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             }
-        }
-    });
+        },
+    );
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "text/plain")
@@ -532,8 +754,16 @@ pub async fn log<R: Runtime>(State(st): State<Shared<R>>, Path((ns, name)): Path
 }
 
 const EVENT_FIELDS: &[&str] = &[
-    "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "involvedObject.kind",
-    "involvedObject.apiVersion", "involvedObject.fieldPath", "reason", "type", "metadata.namespace", "metadata.name",
+    "involvedObject.name",
+    "involvedObject.namespace",
+    "involvedObject.uid",
+    "involvedObject.kind",
+    "involvedObject.apiVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "type",
+    "metadata.namespace",
+    "metadata.name",
 ];
 
 fn event_field(e: &Event, k: &str) -> Option<String> {
@@ -553,7 +783,12 @@ fn event_field(e: &Event, k: &str) -> Option<String> {
     }
 }
 
-fn list_events<R: Runtime>(st: &Shared<R>, ns: Option<String>, q: &HashMap<String, String>, headers: &HeaderMap) -> Response {
+fn list_events<R: Runtime>(
+    st: &Shared<R>,
+    ns: Option<String>,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Response {
     let mut sel = match Selector::from(q, EVENT_FIELDS) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
@@ -561,20 +796,41 @@ fn list_events<R: Runtime>(st: &Shared<R>, ns: Option<String>, q: &HashMap<Strin
     if let Some(ns) = ns {
         sel.fields.push(("metadata.namespace".into(), ns, true));
     }
-    let events: Vec<Event> = st.engine.store().events().into_iter().filter(|e| sel.matches(|k| event_field(e, k), &e.metadata.labels)).collect();
+    let events: Vec<Event> = st
+        .engine
+        .store()
+        .events()
+        .into_iter()
+        .filter(|e| sel.matches(|k| event_field(e, k), &e.metadata.labels))
+        .collect();
     if wants_table(headers) {
         return json_response(StatusCode::OK, &event_table(&events));
     }
-    let items: Vec<Value> = events.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect();
-    json_response(StatusCode::OK, &json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": st.engine.store().resource_version().to_string()}, "items": items}))
+    let items: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": st.engine.store().resource_version().to_string()}, "items": items}),
+    )
 }
 
 /// `GET /api/v1/events`.
-pub async fn events_all<R: Runtime>(State(st): State<Shared<R>>, Query(q): Params, headers: HeaderMap) -> Response {
+pub async fn events_all<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
     list_events(&st, None, &q, &headers)
 }
 
 /// `GET /api/v1/namespaces/{ns}/events`.
-pub async fn events<R: Runtime>(State(st): State<Shared<R>>, Path(ns): Path<String>, Query(q): Params, headers: HeaderMap) -> Response {
+pub async fn events<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path(ns): Path<String>,
+    Query(q): Params,
+    headers: HeaderMap,
+) -> Response {
     list_events(&st, Some(ns), &q, &headers)
 }

@@ -38,7 +38,10 @@ pub enum ServeError {
 /// The serving certificate and key (PEM), made once and kept in the state directory.
 pub fn load_or_make_cert(dir: &Path) -> io::Result<(String, String)> {
     let (cert_path, key_path) = (dir.join("serving.crt"), dir.join("serving.key"));
-    if let (Ok(c), Ok(k)) = (std::fs::read_to_string(&cert_path), std::fs::read_to_string(&key_path)) {
+    if let (Ok(c), Ok(k)) = (
+        std::fs::read_to_string(&cert_path),
+        std::fs::read_to_string(&key_path),
+    ) {
         return Ok((c, k));
     }
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
@@ -54,7 +57,12 @@ pub fn load_or_make_cert(dir: &Path) -> io::Result<(String, String)> {
 pub fn write_private(path: &Path, contents: &str) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(contents.as_bytes())
 }
 
@@ -80,7 +88,11 @@ fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -94,11 +106,23 @@ fn base64(data: &[u8]) -> String {
 }
 
 /// Serves `router` on `listener` over TLS until the process ends.
-pub async fn serve_tls(listener: TcpListener, router: Router, cert_pem: &str, key_pem: &str) -> Result<(), ServeError> {
-    let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: ([127, 0, 0, 1], 0).into(), source })?;
-    let tls_err = |e: String| ServeError::Tls { dir: String::new(), source: io::Error::other(e) };
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Io {
+        addr: ([127, 0, 0, 1], 0).into(),
+        source,
+    })?;
+    let tls_err = |e: String| ServeError::Tls {
+        dir: String::new(),
+        source: io::Error::other(e),
+    };
     let certs = rustls_pem(cert_pem).map_err(tls_err)?;
-    let key = rustls::pki_types::PrivateKeyDer::try_from(pem_der(key_pem).map_err(tls_err)?).map_err(|e| tls_err(e.to_string()))?;
+    let key = rustls::pki_types::PrivateKeyDer::try_from(pem_der(key_pem).map_err(tls_err)?)
+        .map_err(|e| tls_err(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -110,11 +134,16 @@ pub async fn serve_tls(listener: TcpListener, router: Router, cert_pem: &str, ke
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     loop {
-        let (stream, _) = listener.accept().await.map_err(|source| ServeError::Io { addr, source })?;
+        let (stream, _) = listener
+            .accept()
+            .await
+            .map_err(|source| ServeError::Io { addr, source })?;
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {
-            let Ok(tls) = acceptor.accept(stream).await else { return };
+            let Ok(tls) = acceptor.accept(stream).await else {
+                return;
+            };
             let service = TowerToHyperService::new(router);
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection_with_upgrades(TokioIo::new(tls), service)
@@ -125,8 +154,13 @@ pub async fn serve_tls(listener: TcpListener, router: Router, cert_pem: &str, ke
 
 /// Serves `router` on `listener` over plain http.
 pub async fn serve_plain(listener: TcpListener, router: Router) -> Result<(), ServeError> {
-    let addr = listener.local_addr().map_err(|source| ServeError::Io { addr: ([127, 0, 0, 1], 0).into(), source })?;
-    axum::serve(listener, router).await.map_err(|source| ServeError::Io { addr, source })
+    let addr = listener.local_addr().map_err(|source| ServeError::Io {
+        addr: ([127, 0, 0, 1], 0).into(),
+        source,
+    })?;
+    axum::serve(listener, router)
+        .await
+        .map_err(|source| ServeError::Io { addr, source })
 }
 
 fn pem_blocks(pem: &str) -> Vec<Vec<u8>> {
@@ -176,11 +210,17 @@ fn rustls_pem(pem: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static
     if blocks.is_empty() {
         return Err("no certificate in PEM".into());
     }
-    Ok(blocks.into_iter().map(rustls::pki_types::CertificateDer::from).collect())
+    Ok(blocks
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect())
 }
 
 fn pem_der(pem: &str) -> Result<Vec<u8>, String> {
-    pem_blocks(pem).into_iter().next().ok_or_else(|| "no key in PEM".to_string())
+    pem_blocks(pem)
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no key in PEM".to_string())
 }
 
 #[cfg(test)]

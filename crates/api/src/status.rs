@@ -20,7 +20,12 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
     /// 404 `pods "web" not found`.
     pub fn not_found(resource: &str, name: &str) -> Self {
@@ -30,11 +35,19 @@ impl ApiError {
     }
     /// 404 for an unknown path.
     pub fn no_route(path: &str) -> Self {
-        Self::new(404, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
     }
     /// 409 `pods "web" already exists`.
     pub fn already_exists(resource: &str, name: &str) -> Self {
-        let mut e = Self::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists"));
+        let mut e = Self::new(
+            409,
+            "AlreadyExists",
+            format!("{resource} \"{name}\" already exists"),
+        );
         e.details = Some(json!({"name": name, "kind": resource}));
         e
     }
@@ -56,7 +69,11 @@ impl ApiError {
     }
     /// 413.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("the request body is larger than {limit} bytes"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body is larger than {limit} bytes"),
+        )
     }
     /// 415.
     pub fn unsupported_media_type(ct: &str) -> Self {
@@ -64,7 +81,11 @@ impl ApiError {
     }
     /// 422 with field causes: `Pod "web" is invalid: <causes>`.
     pub fn invalid(kind: &str, name: &str, causes: &[String]) -> Self {
-        let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {}", causes.join(", ")));
+        let mut e = Self::new(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {}", causes.join(", ")),
+        );
         let causes: Vec<Value> = causes
             .iter()
             .map(|c| {
@@ -81,7 +102,8 @@ impl ApiError {
                 json!({"reason": reason, "message": msg, "field": field})
             })
             .collect();
-        e.details = Some(json!({"name": name, "kind": kind.to_lowercase() + "s", "causes": causes}));
+        e.details =
+            Some(json!({"name": name, "kind": kind.to_lowercase() + "s", "causes": causes}));
         e
     }
     /// The Status object.
@@ -105,6 +127,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (code, [("content-type", "application/json")], self.to_status().to_string()).into_response()
+        (
+            code,
+            [("content-type", "application/json")],
+            self.to_status().to_string(),
+        )
+            .into_response()
     }
 }

@@ -17,17 +17,29 @@ pub fn human_duration(secs: i64) -> String {
         format!("{s}s")
     } else if m < 10 {
         let r = s % 60;
-        if r == 0 { format!("{m}m") } else { format!("{m}m{r}s") }
+        if r == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{r}s")
+        }
     } else if h < 3 {
         format!("{m}m")
     } else if h < 8 {
         let r = m % 60;
-        if r == 0 { format!("{h}h") } else { format!("{h}h{r}m") }
+        if r == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{r}m")
+        }
     } else if h < 48 {
         format!("{h}h")
     } else if d < 8 {
         let r = h % 24;
-        if r == 0 { format!("{d}d") } else { format!("{d}d{r}h") }
+        if r == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{r}h")
+        }
     } else if d < 365 * 2 {
         format!("{d}d")
     } else {
@@ -69,12 +81,24 @@ pub fn pod_columns() -> Value {
 pub fn pod_table_row(pod: &Pod) -> Value {
     let row = pod_row(pod);
     let restarts = match row.last_restart {
-        Some(t) if row.restarts > 0 => format!("{} ({} ago)", row.restarts, human_duration(jiff::Timestamp::now().as_second() - t.as_second())),
+        Some(t) if row.restarts > 0 => format!(
+            "{} ({} ago)",
+            row.restarts,
+            human_duration(jiff::Timestamp::now().as_second() - t.as_second())
+        ),
         _ => row.restarts.to_string(),
     };
     let status = pod.status.clone().unwrap_or_default();
-    let ip = status.pod_ips.as_ref().and_then(|ips| ips.first()).map_or("<none>".to_string(), |i| i.ip.clone());
-    let node = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_else(|| "<none>".into());
+    let ip = status
+        .pod_ips
+        .as_ref()
+        .and_then(|ips| ips.first())
+        .map_or("<none>".to_string(), |i| i.ip.clone());
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_else(|| "<none>".into());
     json!({
         "cells": [pod.metadata.name, row.ready, row.status, restarts, age(pod.metadata.creation_timestamp.as_ref()), ip, node, "<none>", "<none>"],
         "object": row_object(&pod.metadata),

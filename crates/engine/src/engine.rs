@@ -192,8 +192,13 @@ impl<R: Runtime> Engine<R> {
         annotations: Option<std::collections::BTreeMap<String, String>>,
     ) -> Result<(), EngineError> {
         let pods = self.pods();
-        let entry = pods.get(key).ok_or_else(|| EngineError::NotFound(key.clone()))?;
-        let _ = entry.tx.send(WorkerMsg::Metadata { labels, annotations });
+        let entry = pods
+            .get(key)
+            .ok_or_else(|| EngineError::NotFound(key.clone()))?;
+        let _ = entry.tx.send(WorkerMsg::Metadata {
+            labels,
+            annotations,
+        });
         Ok(())
     }
 
@@ -204,7 +209,10 @@ impl<R: Runtime> Engine<R> {
 
     /// The directory holding a pod's container logs (`<container>/<restartCount>.log`).
     pub fn log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
-        self.config.state_dir.join("logs").join(format!("{namespace}_{name}_{uid}"))
+        self.config
+            .state_dir
+            .join("logs")
+            .join(format!("{namespace}_{name}_{uid}"))
     }
 
     /// Deletes every pod.

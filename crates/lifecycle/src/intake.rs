@@ -702,7 +702,14 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
             .get_or_insert_with(|| "/dev/termination-log".into());
         c.termination_message_policy
             .get_or_insert_with(|| "File".into());
-        for p in [&mut c.liveness_probe, &mut c.readiness_probe, &mut c.startup_probe].into_iter().flatten() {
+        for p in [
+            &mut c.liveness_probe,
+            &mut c.readiness_probe,
+            &mut c.startup_probe,
+        ]
+        .into_iter()
+        .flatten()
+        {
             p.timeout_seconds.get_or_insert(1);
             p.period_seconds.get_or_insert(10);
             p.success_threshold.get_or_insert(1);

@@ -53,7 +53,10 @@ pub fn kubeconfig(args: KubeconfigArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: no kubeconfig in {} ({e}); is `podvisor serve` running there?", dir.display());
+            eprintln!(
+                "error: no kubeconfig in {} ({e}); is `podvisor serve` running there?",
+                dir.display()
+            );
             ExitCode::from(1)
         }
     }
@@ -61,7 +64,10 @@ pub fn kubeconfig(args: KubeconfigArgs) -> ExitCode {
 
 /// Entry point.
 pub fn main(args: ServeArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -83,7 +89,11 @@ fn random_token() -> String {
         .map(|i| {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u64(i);
-            h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
             format!("{:016x}", h.finish())
         })
         .collect()
@@ -91,12 +101,18 @@ fn random_token() -> String {
 
 async fn serve(args: ServeArgs) -> Result<()> {
     let dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating state directory {}", dir.display()))?;
-    let addr: std::net::SocketAddr = args.listen.parse().with_context(|| format!("--listen {:?} is not an address:port", args.listen))?;
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating state directory {}", dir.display()))?;
+    let addr: std::net::SocketAddr = args
+        .listen
+        .parse()
+        .with_context(|| format!("--listen {:?} is not an address:port", args.listen))?;
     if args.insecure_http && !addr.ip().is_loopback() {
         anyhow::bail!("--insecure-http is only allowed on a loopback address, not {addr}");
     }
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
 
     let shim = std::env::current_exe().context("locating the podvisor binary for the shim")?;
@@ -110,10 +126,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
     for w in linux.warnings() {
         eprintln!("WARNING: {w}");
     }
-    let node_name = nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "localhost".into());
+    let node_name = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
     let engine = Arc::new(Engine::new(
         linux,
-        EngineConfig { state_dir: dir.clone(), node_name, host_ip: "127.0.0.1".into(), remove_deleted_pods: true },
+        EngineConfig {
+            state_dir: dir.clone(),
+            node_name,
+            host_ip: "127.0.0.1".into(),
+            remove_deleted_pods: true,
+        },
     ));
 
     let (scheme, token, ca) = if args.insecure_http {
@@ -128,14 +152,20 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 t
             }
         };
-        let (cert, key) = server::load_or_make_cert(&dir).context("making the serving certificate")?;
+        let (cert, key) =
+            server::load_or_make_cert(&dir).context("making the serving certificate")?;
         ("https", Some(token), Some((cert, key)))
     };
     let url = format!("{scheme}://{local}");
-    let kubeconfig = server::kubeconfig(&url, ca.as_ref().map(|(c, _)| c.as_str()), token.as_deref());
+    let kubeconfig =
+        server::kubeconfig(&url, ca.as_ref().map(|(c, _)| c.as_str()), token.as_deref());
     let kubeconfig_path = dir.join("kubeconfig");
     server::write_private(&kubeconfig_path, &kubeconfig)?;
-    let state = Arc::new(ApiState { engine: engine.clone(), token, address: local.to_string() });
+    let state = Arc::new(ApiState {
+        engine: engine.clone(),
+        token,
+        address: local.to_string(),
+    });
     let app = router(state);
     eprintln!("podvisor serving the Kubernetes API on {url}");
     eprintln!("export KUBECONFIG={}", kubeconfig_path.display());

@@ -1,0 +1,305 @@
+//! End-to-end tests of `podvisor serve` driven by the real `/usr/bin/kubectl` (skipped, saying
+//! why, when it is not installed).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const KUBECTL: &str = "/usr/bin/kubectl";
+
+struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start() -> Option<Server> {
+        if !Path::new(KUBECTL).exists() {
+            eprintln!("skipped: {KUBECTL} is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_podvisor"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Server { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !s.kubeconfig().exists() {
+            assert!(
+                Instant::now() < deadline,
+                "serve never wrote its kubeconfig"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(s)
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("state/kubeconfig")
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(KUBECTL)
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("HOME", self.dir.path())
+            .env("KUBECACHEDIR", self.dir.path().join("cache"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.kubectl(args);
+        assert!(
+            o.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&Server) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !pred(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+const POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'echo hello from app; trap "echo bye; exit 0" TERM; while true; do sleep 0.1; done']
+    readinessProbe:
+      exec: {command: ['true']}
+      periodSeconds: 1
+"#;
+
+#[test]
+fn apply_get_describe_logs_and_delete_with_kubectl() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file("web.yaml", POD);
+    assert_eq!(s.ok(&["apply", "-f", &f]).trim(), "pod/web created");
+    assert_eq!(s.ok(&["apply", "-f", &f]).trim(), "pod/web unchanged");
+    let changed = s.file(
+        "web2.yaml",
+        &POD.replace("labels: {app: web}", "labels: {app: web, tier: front}"),
+    );
+    assert_eq!(
+        s.ok(&["apply", "-f", &changed]).trim(),
+        "pod/web configured"
+    );
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "go-template={{.metadata.labels.tier}}"
+        ]),
+        "front"
+    );
+    s.wait_for("web Running and ready", |s| {
+        s.ok(&["get", "pods"]).contains("1/1     Running")
+    });
+    let table = s.ok(&["get", "pods"]);
+    assert!(
+        table.starts_with("NAME   READY   STATUS    RESTARTS   AGE"),
+        "{table}"
+    );
+    let wide = s.ok(&["get", "pods", "-o", "wide"]);
+    assert!(wide.contains("127.244."), "{wide}");
+    let yaml = s.ok(&["get", "pod", "web", "-o", "yaml"]);
+    assert!(
+        yaml.contains("phase: Running")
+            && yaml.contains("terminationMessagePath: /dev/termination-log"),
+        "{yaml}"
+    );
+    let describe = s.ok(&["describe", "pod", "web"]);
+    assert!(
+        describe.contains("Started") && describe.contains("Container started"),
+        "{describe}"
+    );
+    assert_eq!(s.ok(&["logs", "web"]), "hello from app\n");
+    assert_eq!(
+        s.ok(&["logs", "web", "-c", "app", "--tail=1"]),
+        "hello from app\n"
+    );
+    let start = Instant::now();
+    assert_eq!(
+        s.ok(&["delete", "pod", "web", "--grace-period=2"]).trim(),
+        "pod \"web\" deleted"
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+    assert!(s.ok(&["get", "pods"]).is_empty());
+    let o = s.kubectl(&["get", "pod", "web"]);
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("Error from server (NotFound): pods \"web\" not found"));
+}
+
+#[test]
+fn describe_shows_hook_and_probe_failures_and_go_template_reads_the_termination_message() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "bad.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+    livenessProbe:
+      exec: {command: ['sh', '-c', 'echo sick; exit 1']}
+      periodSeconds: 1
+      failureThreshold: 100
+    lifecycle:
+      postStart:
+        exec: {command: ['sh', '-c', 'exit 3']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: msg}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ['sh', '-c', 'echo Sleep expired > /dev/termination-log']
+"#,
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("FailedPostStartHook in describe", |s| {
+        s.ok(&["describe", "pod", "bad"])
+            .contains("FailedPostStartHook")
+    });
+    s.wait_for("msg Completed", |s| {
+        s.ok(&["get", "pod", "msg"]).contains("Completed")
+    });
+    let tpl = "go-template={{range .status.containerStatuses}}{{.state.terminated.message}}{{end}}";
+    assert_eq!(s.ok(&["get", "pod", "msg", "-o", tpl]), "Sleep expired\n");
+    let o = s.kubectl(&["delete", "pod", "bad", "--force", "--grace-period=0"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    s.wait_for("bad gone", |s| !s.ok(&["get", "pods"]).contains("bad"));
+}
+
+#[test]
+fn bad_requests_get_a_status_with_the_right_code() {
+    let Some(s) = Server::start() else { return };
+    let invalid = s.file("invalid.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b, command: [x], lifecycle: {preStop: {sleep: {seconds: 90}}}}\n");
+    let o = s.kubectl(&["apply", "-f", &invalid]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("spec.containers[0].lifecycle.preStop.sleep.seconds: Invalid value: 90"),
+        "{err}"
+    );
+    let unknown = s.file("unknown.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b, command: [x], bogus: 1}\n");
+    let o = s.kubectl(&["create", "-f", &unknown]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown field \"spec.containers[0].bogus\""),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let good = s.file("good.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: dup}\nspec:\n  containers:\n  - {name: a, image: b, command: [sleep, '60']}\n");
+    s.ok(&["create", "-f", &good]);
+    let o = s.kubectl(&["create", "-f", &good]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("(AlreadyExists)"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    s.ok(&["delete", "pod", "dup", "--grace-period=1"]);
+
+    // Raw HTTP: bad token, malformed JSON, huge body.
+    let kc = std::fs::read_to_string(s.kubeconfig()).unwrap();
+    let server = kc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .unwrap()
+        .to_string();
+    let curl = |args: &[&str]| -> String {
+        let o = Command::new("curl")
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(args)
+            .output();
+        match o {
+            Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Err(_) => "no-curl".into(),
+        }
+    };
+    let probe = curl(&[&format!("{server}/version")]);
+    if probe == "no-curl" {
+        eprintln!("skipped raw HTTP checks: curl is not installed");
+        return;
+    }
+    assert_eq!(probe, "401");
+    let token = kc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap()
+        .to_string();
+    let auth = format!("Authorization: Bearer {token}");
+    let pods = format!("{server}/api/v1/namespaces/default/pods");
+    assert_eq!(curl(&["-H", &auth, &format!("{server}/version")]), "200");
+    assert_eq!(
+        curl(&[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{not json",
+            &pods
+        ]),
+        "400"
+    );
+    let big = s.dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 4 * 1024 * 1024]).unwrap();
+    assert_eq!(
+        curl(&[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", big.display()),
+            &pods
+        ]),
+        "413"
+    );
+    assert_eq!(curl(&["-H", &auth, &format!("{pods}/nope")]), "404");
+}
