@@ -45,6 +45,16 @@ def rss_kib(pid):
         pass
     return 0
 
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
 def children(pid):
     out = []
     for p in os.listdir("/proc"):
@@ -101,10 +111,11 @@ def bench_rss(bin, n):
         sup = rss_kib(p.pid)
         shims = children(p.pid)
         shim_rss = sum(rss_kib(c) for c in shims)
+        shim_pss = sum(pss_kib(c) for c in shims)
         p.send_signal(signal.SIGINT)
         p.stderr.close()
         p.wait(timeout=120)
-        return started, took, sup, len(shims), shim_rss
+        return started, took, sup, len(shims), shim_rss, shim_pss
 
 def main():
     ap = argparse.ArgumentParser()
@@ -115,13 +126,13 @@ def main():
     if not os.path.exists(a.podvisor):
         subprocess.check_call(["cargo", "build", "--release", "-p", "podvisor"])
     med, p90 = bench_startup(a.podvisor, a.runs)
-    started, took, sup, nshims, shim_rss = bench_rss(a.podvisor, a.pods)
+    started, took, sup, nshims, shim_rss, shim_pss = bench_rss(a.podvisor, a.pods)
     rows = [
         ("run -> container running (1 pod), median", f"{med:.1f} ms"),
         ("run -> container running (1 pod), p90", f"{p90:.1f} ms"),
         (f"time to start {a.pods} idle pods", f"{took:.2f} s ({started} started)"),
         (f"supervisor RSS with {a.pods} idle pods", f"{sup / 1024:.1f} MiB"),
-        (f"monitor (shim) processes / their total RSS", f"{nshims} / {shim_rss / 1024:.1f} MiB"),
+        (f"monitor (shim) processes / total RSS / total PSS", f"{nshims} / {shim_rss / 1024:.1f} MiB / {shim_pss / 1024:.1f} MiB"),
     ]
     w = max(len(r[0]) for r in rows)
     print(f"{'metric':<{w}}  value")
