@@ -48,6 +48,7 @@ pub fn api_v1() -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
         resource("pods", "pod", "Pod", true, &crud, &["po"]),
         resource("pods/log", "", "Pod", true, &["get"], &[]),
+        resource("pods/exec", "", "PodExecOptions", true, &["create", "get"], &[]),
         resource("pods/status", "", "Pod", true, &["get"], &[]),
         resource("configmaps", "configmap", "ConfigMap", true, &crud, &["cm"]),
         resource("secrets", "secret", "Secret", true, &crud, &[]),

@@ -3,6 +3,7 @@
 //! See kubectl-api.md for what kubectl 1.32 sends and expects.
 
 pub mod discovery;
+pub mod exec;
 pub mod pods;
 pub mod server;
 pub mod status;
@@ -105,6 +106,10 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}/log",
             get(pods::log::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/exec",
+            get(exec::exec::<R>).post(exec::exec::<R>),
         )
         .route("/api/v1/events", get(pods::events_all::<R>))
         .route("/api/v1/namespaces/{ns}/events", get(pods::events::<R>))

@@ -303,3 +303,90 @@ fn bad_requests_get_a_status_with_the_right_code() {
     );
     assert_eq!(curl(&["-H", &auth, &format!("{pods}/nope")]), "404");
 }
+
+#[test]
+fn exec_logs_follow_previous_and_watch_until_ready() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "ex.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: ex}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    env: [{name: FOO, value: bar}]
+    command: ['sh', '-c', 'echo run; trap "exit 0" TERM; while true; do sleep 0.1; done']
+    readinessProbe:
+      exec: {command: ['true']}
+      periodSeconds: 1
+  - name: crash
+    image: busybox
+    command: ['sh', '-c', 'echo attempt; sleep 0.3; exit 1']
+"#,
+    );
+    s.ok(&["apply", "-f", &f]);
+    // get -w prints rows as the pod changes; stop once a line shows app Ready.
+    let mut w = Command::new(KUBECTL)
+        .args(["get", "pod", "ex", "-w"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let out = std::io::BufReader::new(w.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        for line in out.lines() {
+            let line = line.unwrap();
+            seen.push(line.clone());
+            if line.contains("1/2") {
+                break;
+            }
+        }
+        assert!(seen.iter().any(|l| l.contains("1/2")), "{seen:?}");
+    }
+    let _ = w.kill();
+    let _ = w.wait();
+    let o = s.kubectl(&[
+        "exec",
+        "ex",
+        "-c",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "echo $FOO $(hostname); echo oops >&2; exit 7",
+    ]);
+    assert_eq!(o.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "bar ex\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("oops"));
+    s.wait_for("a previous instance of crash", |s| {
+        s.kubectl(&["logs", "ex", "-c", "crash", "--previous"])
+            .status
+            .success()
+    });
+    assert_eq!(
+        s.ok(&["logs", "ex", "-c", "crash", "--previous"]),
+        "attempt\n"
+    );
+    // -f on a running container streams until it exits; here the pod is deleted meanwhile.
+    let mut follow = Command::new(KUBECTL)
+        .args(["logs", "-f", "ex", "-c", "app"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.ok(&["delete", "pod", "ex", "--grace-period=1", "--wait=false"]);
+    let out = follow.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "run\n");
+}

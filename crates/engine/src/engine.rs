@@ -40,6 +40,9 @@ pub enum EngineError {
     /// No such pod.
     #[error("pod {0} not found")]
     NotFound(PodKey),
+    /// The container has no running instance.
+    #[error("container {1} of pod {0} is not running")]
+    NotRunning(PodKey, String),
 }
 
 struct PodEntry {
@@ -200,6 +203,34 @@ impl<R: Runtime> Engine<R> {
             annotations,
         });
         Ok(())
+    }
+
+    /// A command running `argv` in the current instance of a pod's container (`kubectl exec`).
+    pub async fn exec_command(
+        &self,
+        key: &PodKey,
+        container: &str,
+        argv: &[String],
+    ) -> Result<tokio::process::Command, EngineError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            let pods = self.pods();
+            let entry = pods
+                .get(key)
+                .ok_or_else(|| EngineError::NotFound(key.clone()))?;
+            let _ = entry.tx.send(WorkerMsg::RunningContainer {
+                name: container.to_string(),
+                reply: tx,
+            });
+        }
+        let id = rx
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| EngineError::NotRunning(key.clone(), container.to_string()))?;
+        self.runtime
+            .exec_command(&id, argv)
+            .map_err(|e| EngineError::NotRunning(key.clone(), format!("{container}: {e}")))
     }
 
     /// The ConfigMaps and Secrets pods may reference.

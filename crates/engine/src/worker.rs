@@ -48,6 +48,11 @@ pub(crate) enum WorkerMsg {
         labels: Option<std::collections::BTreeMap<String, String>>,
         annotations: Option<std::collections::BTreeMap<String, String>>,
     },
+    /// Which runtime container currently runs this container name.
+    RunningContainer {
+        name: String,
+        reply: tokio::sync::oneshot::Sender<Option<ContainerId>>,
+    },
 }
 
 /// The ConfigMaps and Secrets pods can reference.
@@ -179,6 +184,15 @@ impl<R: Runtime> PodWorker<R> {
             WorkerMsg::SandboxRemoved => {
                 self.removed = true;
                 self.emit(now, None, Happening::Removed);
+            }
+            WorkerMsg::RunningContainer { name, reply } => {
+                let id = self
+                    .containers
+                    .iter()
+                    .filter(|(i, _)| self.plan().container(i.container).name == name)
+                    .max_by_key(|(i, _)| i.restart_count)
+                    .map(|(_, (id, _))| id.clone());
+                let _ = reply.send(id);
             }
             WorkerMsg::Metadata {
                 labels,

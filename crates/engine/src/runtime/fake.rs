@@ -230,6 +230,20 @@ impl Runtime for FakeRuntime {
         Ok(out)
     }
 
+    fn exec_command(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+    ) -> Result<tokio::process::Command, RuntimeError> {
+        if !self.lock().containers.contains_key(id) {
+            return Err(RuntimeError::ContainerNotFound(id.clone()));
+        }
+        // The fake has no container to enter: the command runs on the host.
+        let mut cmd = tokio::process::Command::new(argv.first().map_or("true", String::as_str));
+        cmd.args(argv.iter().skip(1));
+        Ok(cmd)
+    }
+
     async fn connect_tcp(
         &self,
         sandbox: &SandboxId,

@@ -251,6 +251,15 @@ pub trait Runtime: Send + Sync + 'static {
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<ExecOutput, RuntimeError>> + Send;
 
+    /// A command that runs `argv` inside the container's namespaces and environment, for
+    /// interactive use (`kubectl exec`): the caller chooses its stdio and spawns it; its exit
+    /// code is the command's.
+    fn exec_command(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+    ) -> Result<tokio::process::Command, RuntimeError>;
+
     /// Open a TCP connection from inside the pod's network namespace (how probes and httpGet
     /// hooks reach the pod IP). The returned stream is registered with the tokio reactor.
     fn connect_tcp(

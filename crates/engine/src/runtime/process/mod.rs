@@ -479,6 +479,27 @@ impl Runtime for LinuxRuntime {
         }
     }
 
+    fn exec_command(&self, id: &ContainerId, argv: &[String]) -> Result<Command, RuntimeError> {
+        let (pid, cwd) = {
+            let st = self.lock();
+            let c = st
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
+            (c.pid, c.cwd.clone())
+        };
+        let ns = if self.isolation == Isolation::Namespaces {
+            "1"
+        } else {
+            "0"
+        };
+        let mut cmd = self.shim();
+        cmd.args(["exec", &pid.to_string(), &cwd, ns, "--"])
+            .args(argv);
+        cmd.kill_on_drop(true);
+        Ok(cmd)
+    }
+
     async fn connect_tcp(
         &self,
         sandbox: &SandboxId,
