@@ -376,7 +376,7 @@ spec:
         "attempt\n"
     );
     // -f on a running container streams until it exits; here the pod is deleted meanwhile.
-    let mut follow = Command::new(KUBECTL)
+    let follow = Command::new(KUBECTL)
         .args(["logs", "-f", "ex", "-c", "app"])
         .env("KUBECONFIG", s.kubeconfig())
         .env("HOME", s.dir.path())
