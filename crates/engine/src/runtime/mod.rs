@@ -18,7 +18,6 @@ use std::time::Duration;
 use podvisor_lifecycle::plan::PodKey;
 
 pub mod fake;
-pub mod linux;
 pub mod process;
 
 /// Opaque id of a pod sandbox, unique for the runtime's lifetime.
@@ -207,7 +206,7 @@ pub enum RuntimeError {
     },
 }
 
-/// The container runtime. Implementations: [`linux::LinuxRuntime`] (real processes in Linux
+/// The container runtime. Implementations: [`process::LinuxRuntime`] (real processes in Linux
 /// namespaces) and the scripted `FakeRuntime` used by engine tests.
 pub trait Runtime: Send + Sync + 'static {
     /// Create the pod's sandbox (RunPodSandbox): network, UTS and IPC namespaces and the pod IP.
