@@ -390,3 +390,60 @@ spec:
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout), "run\n");
 }
+
+#[test]
+fn static_pods_follow_their_manifest_directory() {
+    if !Path::new(KUBECTL).exists() {
+        eprintln!("skipped: {KUBECTL} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    let pod = |label: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: st, labels: {{v: {label}}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: c, image: busybox, command: ['sh', '-c', 'trap \"exit 0\" TERM; while true; do sleep 0.1; done']}}\n")
+    };
+    std::fs::write(manifests.join("st.yaml"), pod("one")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_podvisor"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--manifests")
+        .arg(&manifests)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server { child, dir };
+    s.wait_for("kubeconfig", |s| s.kubeconfig().exists());
+    let node = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    let name = format!("st-{node}");
+    let label = |s: &Server| {
+        s.kubectl(&[
+            "get",
+            "pod",
+            &name,
+            "-o",
+            "go-template={{.metadata.labels.v}}",
+        ])
+    };
+    s.wait_for("static pod v=one", |s| {
+        String::from_utf8_lossy(&label(s).stdout) == "one"
+    });
+    let src = s.ok(&[
+        "get",
+        "pod",
+        &name,
+        "-o",
+        "go-template={{index .metadata.annotations \"kubernetes.io/config.source\"}}",
+    ]);
+    assert_eq!(src, "file");
+    std::fs::write(manifests.join("st.yaml"), pod("two")).unwrap();
+    s.wait_for("static pod replaced by v=two", |s| {
+        String::from_utf8_lossy(&label(s).stdout) == "two"
+    });
+    std::fs::remove_file(manifests.join("st.yaml")).unwrap();
+    s.wait_for("static pod gone", |s| {
+        !s.ok(&["get", "pods"]).contains(&name)
+    });
+}

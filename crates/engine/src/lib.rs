@@ -7,6 +7,7 @@ pub mod engine;
 pub mod handlers;
 pub mod probe_worker;
 pub mod runtime;
+pub mod static_pods;
 pub mod store;
 pub mod timeline;
 pub mod volumes;

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Plain http without authentication (loopback addresses only).
     #[arg(long)]
     insecure_http: bool,
+    /// Run every Pod manifest in this directory as a static pod (like the kubelet's
+    /// staticPodPath), reconciling as files change.
+    #[arg(long)]
+    manifests: Option<PathBuf>,
 }
 
 /// `podvisor kubeconfig` flags.
@@ -134,11 +138,18 @@ async fn serve(args: ServeArgs) -> Result<()> {
         linux,
         EngineConfig {
             state_dir: dir.clone(),
-            node_name,
+            node_name: node_name.clone(),
             host_ip: "127.0.0.1".into(),
             remove_deleted_pods: true,
         },
     ));
+    if let Some(manifests) = args.manifests.clone() {
+        tokio::spawn(podvisor_engine::static_pods::run(
+            engine.clone(),
+            manifests,
+            node_name,
+        ));
+    }
 
     let (scheme, token, ca) = if args.insecure_http {
         ("http", None, None)
