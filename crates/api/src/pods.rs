@@ -469,7 +469,14 @@ pub async fn delete<R: Runtime>(
     };
     if let Err(e) = st.engine.delete(&key, grace) {
         return match e {
-            EngineError::NotFound(_) => ApiError::not_found("pods", &name).into_response(),
+            // A record only (a terminal pod from before a restart): nothing runs, remove it.
+            EngineError::NotFound(_) => match st.engine.store().delete_pod(&key) {
+                Some(p) => json_response(
+                    StatusCode::OK,
+                    &with_kind(serde_json::to_value(&p).unwrap_or(Value::Null), "Pod"),
+                ),
+                None => ApiError::not_found("pods", &name).into_response(),
+            },
             other => ApiError::bad_request(other.to_string()).into_response(),
         };
     }

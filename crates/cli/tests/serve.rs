@@ -49,6 +49,32 @@ impl Server {
         Some(s)
     }
 
+    /// SIGKILLs the daemon and starts a new one on the same state directory.
+    fn crash_and_restart(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.kubeconfig());
+        self.child = Command::new(env!("CARGO_BIN_EXE_podvisor"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--state-dir"])
+            .arg(self.dir.path().join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.kubeconfig().exists() {
+            assert!(
+                Instant::now() < deadline,
+                "restarted serve never wrote its kubeconfig"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("state/kubeconfig")
     }
@@ -446,4 +472,68 @@ fn static_pods_follow_their_manifest_directory() {
     s.wait_for("static pod gone", |s| {
         !s.ok(&["get", "pods"]).contains(&name)
     });
+}
+
+/// Pids whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd)
+                .replace('\0', " ")
+                .contains(needle)
+                .then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_sigkilled_daemon_keeps_every_object_and_leaves_no_process() {
+    let Some(mut s) = Server::start() else { return };
+    let token = format!("{}", 5_000_000 + std::process::id());
+    let f = s.file("keep.yaml", &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: keep, labels: {{k: v}}}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {{name: app, image: busybox, command: ['sleep', '{token}']}}\n"));
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("keep Running", |s| {
+        s.ok(&["get", "pod", "keep"]).contains("Running")
+    });
+    let events_before = s.ok(&["get", "events", "--no-headers"]).lines().count();
+    let old = processes_with(&format!("sleep {token}"));
+    assert_eq!(old.len(), 1);
+    s.crash_and_restart();
+    // The container died with its monitor: nothing is orphaned.
+    let gone = |pid: u32| !Path::new(&format!("/proc/{pid}")).exists();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !old.iter().all(|p| gone(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "the old container {old:?} outlived the daemon"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Every object is back; the lost container is reported as the kubelet does and restarted.
+    s.wait_for("keep restarted", |s| s.ok(&["get", "pod", "keep", "-o", "go-template={{range .status.containerStatuses}}{{.restartCount}} {{.lastState.terminated.reason}} {{if .state.running}}running{{end}}{{end}}"]) == "1 ContainerStatusUnknown running");
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pod",
+            "keep",
+            "-o",
+            "go-template={{.metadata.labels.k}}"
+        ]),
+        "v"
+    );
+    assert!(s.ok(&["get", "events", "--no-headers"]).lines().count() >= events_before);
+    assert!(s
+        .ok(&["describe", "pod", "keep"])
+        .contains("SandboxChanged"));
+    assert_eq!(
+        processes_with(&format!("sleep {token}")).len(),
+        1,
+        "exactly the restarted container runs"
+    );
+    s.ok(&["delete", "pod", "keep", "--grace-period=1"]);
+    assert!(processes_with(&format!("sleep {token}")).is_empty());
 }

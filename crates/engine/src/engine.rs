@@ -62,12 +62,18 @@ pub struct Engine<R: Runtime> {
 }
 
 impl<R: Runtime> Engine<R> {
-    /// An engine over `runtime`.
+    /// An engine over `runtime` with an in-memory store.
     pub fn new(runtime: R, config: EngineConfig) -> Self {
+        let store = Store::new(&config.node_name);
+        Self::with_store(runtime, config, store)
+    }
+
+    /// An engine over `runtime` publishing into `store` (e.g. a durable one).
+    pub fn with_store(runtime: R, config: EngineConfig, store: Store) -> Self {
         Engine {
             runtime: Arc::new(runtime),
             clock: Clock::start(),
-            store: Store::new(&config.node_name),
+            store,
             objects: Arc::default(),
             timeline: broadcast::channel(16384).0,
             pods: Arc::default(),
@@ -107,7 +113,26 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// Accepts a pod and starts its worker.
-    pub fn apply(&self, mut plan: PodPlan) -> Result<(), EngineError> {
+    pub fn apply(&self, plan: PodPlan) -> Result<(), EngineError> {
+        self.accept(plan, None)
+    }
+
+    /// Takes back a pod this node ran before it restarted, from its last published object:
+    /// the sandbox and processes are gone, so lost containers are reported as the kubelet
+    /// reports them and restarted per policy (see `PodMachine::recover`).
+    pub fn recover(
+        &self,
+        plan: PodPlan,
+        previous: &k8s_openapi::api::core::v1::PodStatus,
+    ) -> Result<(), EngineError> {
+        self.accept(plan, Some(previous))
+    }
+
+    fn accept(
+        &self,
+        mut plan: PodPlan,
+        previous: Option<&k8s_openapi::api::core::v1::PodStatus>,
+    ) -> Result<(), EngineError> {
         let mut pods = self.pods();
         if pods.contains_key(&plan.key) {
             return Err(EngineError::AlreadyExists(plan.key.clone()));
@@ -121,7 +146,10 @@ impl<R: Runtime> Engine<R> {
             node_name: self.config.node_name.clone(),
             host_ip: self.config.host_ip.clone(),
         };
-        let machine = PodMachine::new(plan.clone(), self.clock.wall(), node, now);
+        let machine = match previous {
+            Some(status) => PodMachine::recover(plan.clone(), self.clock.wall(), node, now, status),
+            None => PodMachine::new(plan.clone(), self.clock.wall(), node, now),
+        };
         let machine_pod = machine.pod();
         let (tx, rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = watch::channel(None);

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod engine;
 pub mod handlers;
+pub mod persist;
 pub mod probe_worker;
 pub mod runtime;
 pub mod static_pods;

@@ -67,12 +67,18 @@ impl State {
     }
 }
 
-/// The in-memory object store shared by the engine (writer) and its readers.
+/// The in-memory object store shared by the engine (writer) and its readers, optionally
+/// written behind to disk ([`crate::persist`]).
 #[derive(Debug, Clone)]
 pub struct Store {
     state: Arc<Mutex<State>>,
     changes: broadcast::Sender<StoreChange>,
     node_name: String,
+    persister: Option<crate::persist::Persister>,
+}
+
+fn pod_key_string(key: &PodKey) -> String {
+    format!("{}/{}", key.namespace, key.name)
 }
 
 impl Store {
@@ -82,6 +88,66 @@ impl Store {
             state: Arc::default(),
             changes: broadcast::channel(4096).0,
             node_name: node_name.to_string(),
+            persister: None,
+        }
+    }
+
+    /// A store backed by the database at `path`, loaded with what it held. Returns the pods
+    /// found, for the engine to recover.
+    pub fn open(
+        node_name: &str,
+        path: &std::path::Path,
+    ) -> Result<(Self, Vec<Pod>), crate::persist::PersistError> {
+        let (persister, loaded) = crate::persist::open(path)?;
+        let mut store = Store::new(node_name);
+        store.persister = Some(persister);
+        {
+            let mut st = store.lock();
+            st.resource_version = loaded.resource_version;
+            for p in &loaded.pods {
+                let key = PodKey {
+                    namespace: p
+                        .metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".into()),
+                    name: p.metadata.name.clone().unwrap_or_default(),
+                };
+                st.pods.insert(key, p.clone());
+            }
+            st.events = loaded.events;
+        }
+        Ok((store, loaded.pods))
+    }
+
+    /// Waits until every write so far is on disk (no-op without persistence).
+    pub fn flush(&self) {
+        if let Some(p) = &self.persister {
+            p.flush();
+        }
+    }
+
+    fn persist_pod(&self, key: &PodKey, pod: Option<&Pod>, rv: u64) {
+        if let Some(p) = &self.persister {
+            p.send(crate::persist::Op::Pod(
+                pod_key_string(key),
+                pod.and_then(|p| serde_json::to_vec(p).ok()),
+            ));
+            p.send(crate::persist::Op::ResourceVersion(rv));
+        }
+    }
+
+    fn persist_event(&self, e: &Event, rv: u64) {
+        if let Some(p) = &self.persister {
+            let name = format!(
+                "{}/{}",
+                e.metadata.namespace.clone().unwrap_or_default(),
+                e.metadata.name.clone().unwrap_or_default()
+            );
+            if let Ok(v) = serde_json::to_vec(e) {
+                p.send(crate::persist::Op::Event(name, v));
+            }
+            p.send(crate::persist::Op::ResourceVersion(rv));
         }
     }
 
@@ -119,6 +185,7 @@ impl Store {
         if let Some(c) = st.history.back() {
             let _ = self.changes.send(StoreChange::Pod(Box::new(c.clone())));
         }
+        self.persist_pod(key, Some(&pod), st.resource_version);
         pod
     }
 
@@ -132,6 +199,7 @@ impl Store {
         if let Some(c) = st.history.back() {
             let _ = self.changes.send(StoreChange::Pod(Box::new(c.clone())));
         }
+        self.persist_pod(key, None, st.resource_version);
 
         Some(pod)
     }
@@ -207,6 +275,7 @@ impl Store {
             e.metadata.resource_version = Some(rv);
             let e = e.clone();
             let _ = self.changes.send(StoreChange::Event(Box::new(e.clone())));
+            self.persist_event(&e, st.resource_version);
             return e;
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
@@ -261,6 +330,7 @@ impl Store {
         let _ = self
             .changes
             .send(StoreChange::Event(Box::new(event.clone())));
+        self.persist_event(&event, st.resource_version);
         event
     }
 }

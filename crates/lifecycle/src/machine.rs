@@ -100,6 +100,8 @@ pub(crate) struct Instance {
     pub(crate) kill: Option<Kill>,
     /// A liveness or startup failure waiting for the worker to kill the container.
     pub(crate) probe_kill: Option<KillReason>,
+    /// Synthesised from a status the node had before it restarted; no process backs it.
+    pub(crate) recovered: bool,
 }
 
 impl Instance {
@@ -132,6 +134,8 @@ pub(crate) struct ContainerRecord {
     pub(crate) not_before: Option<Timestamp>,
     /// The restart count of the exited instance a `BackOff` event was recorded for.
     pub(crate) backoff_reported: Option<i32>,
+    /// Restart count of the next instance when no instance is recorded (after a recovery).
+    pub(crate) restart_base: i32,
 }
 
 impl ContainerRecord {
@@ -209,6 +213,97 @@ impl PodMachine {
             m.plan.key.namespace, m.plan.key.name, m.node_name
         );
         m.event(now, EventType::Normal, "Scheduled", msg, None);
+        m.update_conditions(now);
+        m
+    }
+
+    /// A machine for a pod this node ran before it restarted, from the pod's last published
+    /// status. Its sandbox and processes are gone: the kubelet then recreates the sandbox
+    /// (`SandboxChanged`), runs init containers again from the first, reports containers that
+    /// were running as lost (`ContainerStatusUnknown`, exit 137, restartCount + 1) and restarts
+    /// them per policy; containers that had terminated keep their last state.
+    pub fn recover(
+        plan: PodPlan,
+        wall: WallClock,
+        node: NodeInfo,
+        now: Timestamp,
+        previous: &k8s_openapi::api::core::v1::PodStatus,
+    ) -> Self {
+        let mut m = Self::new(plan, wall, node, now);
+        m.pending.clear();
+        let statuses: Vec<&k8s_openapi::api::core::v1::ContainerStatus> = previous
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(previous.container_statuses.iter().flatten())
+            .collect();
+        let refs: Vec<ContainerRef> = m.plan.container_refs().collect();
+        for r in refs {
+            let name = m.plan.container(r).name.clone();
+            let Some(s) = statuses.iter().find(|s| s.name == name) else {
+                continue;
+            };
+            let state = s.state.clone().unwrap_or_default();
+            let was_running = state.running.is_some();
+            let rec = m.records.entry(r).or_default();
+            rec.restart_base = s.restart_count + 1;
+            if matches!(r, ContainerRef::Init(_)) {
+                continue;
+            }
+            let started_at = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+                t.as_ref().map(|_| now)
+            };
+            let exited = if was_running {
+                Some((
+                    137,
+                    "ContainerStatusUnknown".to_string(),
+                    Some("The container could not be located when the pod was deleted.  The container used to be Running".to_string()),
+                    s.restart_count,
+                ))
+            } else {
+                state.terminated.as_ref().map(|t| {
+                    (
+                        t.exit_code,
+                        t.reason.clone().unwrap_or_else(|| "Error".into()),
+                        t.message.clone(),
+                        s.restart_count,
+                    )
+                })
+            };
+            if let Some((exit_code, reason, message, restart_count)) = exited {
+                rec.instances.push(Instance {
+                    id: InstanceId {
+                        container: r,
+                        restart_count,
+                    },
+                    state: InstanceState::Exited {
+                        finished_at: now,
+                        exit_code,
+                        signal: None,
+                        reason,
+                        message,
+                    },
+                    started_at: started_at(
+                        &state.running.as_ref().and_then(|x| x.started_at.clone()),
+                    ),
+                    post_start_running: false,
+                    counters: BTreeMap::new(),
+                    active_probes: BTreeSet::new(),
+                    started: false,
+                    ready: false,
+                    kill: None,
+                    probe_kill: None,
+                    recovered: true,
+                });
+            }
+        }
+        m.event(
+            now,
+            EventType::Normal,
+            "SandboxChanged",
+            "Pod sandbox changed, it will be killed and re-created.".into(),
+            None,
+        );
         m.update_conditions(now);
         m
     }
@@ -771,8 +866,12 @@ impl PodMachine {
     /// Initialized: a regular container exists, or every init container is done (regular: exited
     /// 0; sidecar: running and started).
     fn initialized(&self) -> bool {
-        let any_regular = (0..self.plan.containers.len())
-            .any(|i| !self.records[&ContainerRef::Regular(i)].instances.is_empty());
+        let any_regular = (0..self.plan.containers.len()).any(|i| {
+            self.records[&ContainerRef::Regular(i)]
+                .instances
+                .iter()
+                .any(|inst| !inst.recovered)
+        });
         any_regular
             || (0..self.plan.init_containers.len()).all(|i| {
                 let r = ContainerRef::Init(i);
@@ -916,7 +1015,9 @@ impl PodMachine {
 
     fn start_container(&mut self, now: Timestamp, r: ContainerRef) {
         let rec = &self.records[&r];
-        let restart_count = rec.latest().map_or(0, |i| i.id.restart_count + 1);
+        let restart_count = rec
+            .latest()
+            .map_or(rec.restart_base, |i| i.id.restart_count + 1);
         let id = InstanceId {
             container: r,
             restart_count,
@@ -947,6 +1048,7 @@ impl PodMachine {
             ready: false,
             kill: None,
             probe_kill: None,
+            recovered: false,
         };
         if let Some(rec) = self.records.get_mut(&r) {
             rec.instances.push(instance);

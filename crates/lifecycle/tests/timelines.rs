@@ -634,3 +634,73 @@ fn kubectl_status_column_follows_print_pod() {
         ("0/1".into(), "CrashLoopBackOff".into(), 1)
     );
 }
+
+#[test]
+fn a_recovered_pod_reports_lost_containers_and_restarts_them_after_init_runs_again() {
+    let p = plan(
+        vec![init("init")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    // First life: init done, app running, restarted twice.
+    let mut first = Sim::new(p.clone()).behave(
+        "init",
+        Behaviour {
+            exits: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
+    first.run(s(3));
+    let mut previous = first.machine.status();
+    for cs in previous.container_statuses.iter_mut().flatten() {
+        cs.restart_count = 2;
+    }
+    let wall = podvisor_lifecycle::time::WallClock {
+        epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+    };
+    let node = podvisor_lifecycle::machine::NodeInfo {
+        node_name: "node".into(),
+        host_ip: "127.0.0.1".into(),
+    };
+    let machine = podvisor_lifecycle::machine::PodMachine::recover(
+        p,
+        wall,
+        node,
+        podvisor_lifecycle::time::Timestamp::ZERO,
+        &previous,
+    );
+    let mut sim = Sim::new(plan(
+        vec![init("init")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    ))
+    .behave(
+        "init",
+        Behaviour {
+            exits: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
+    sim.machine = machine;
+    sim.run(s(5));
+    insta_like(
+        &sim.lines_without(&["Pulled", "Created", "Started"]),
+        "
+     0.0 event Normal SandboxChanged: Pod sandbox changed, it will be killed and re-created.
+     0.0 sandbox create
+     0.0 start init #1
+     1.0 init exited 0
+     1.0 start app #3",
+    );
+    let st = sim.machine.status();
+    let cs = &st.container_statuses.unwrap()[0];
+    assert_eq!(cs.restart_count, 3);
+    let last = cs.last_state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(
+        (last.exit_code, last.reason.as_deref()),
+        (137, Some("ContainerStatusUnknown"))
+    );
+    assert!(cs.state.as_ref().unwrap().running.is_some());
+}

@@ -134,7 +134,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "localhost".into());
-    let engine = Arc::new(Engine::new(
+    let (store, previous) =
+        podvisor_engine::store::Store::open(&node_name, &dir.join("store.redb"))
+            .context("opening the durable store")?;
+    let engine = Arc::new(Engine::with_store(
         linux,
         EngineConfig {
             state_dir: dir.clone(),
@@ -142,7 +145,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             host_ip: "127.0.0.1".into(),
             remove_deleted_pods: true,
         },
+        store.clone(),
     ));
+    recover(&engine, store, previous);
     if let Some(manifests) = args.manifests.clone() {
         tokio::spawn(podvisor_engine::static_pods::run(
             engine.clone(),
@@ -202,4 +207,48 @@ async fn serve(args: ServeArgs) -> Result<()> {
         _ = sigterm.recv() => { engine.delete_all(Some(0)); engine.wait_all().await; }
     }
     Ok(())
+}
+
+/// Takes back the pods of a previous run: the ones being deleted are gone with their
+/// processes; terminal ones stay as records; the others are recovered (their containers are
+/// reported lost and restarted per policy, as the kubelet does after a node restart).
+fn recover(
+    engine: &Engine<LinuxRuntime>,
+    store: podvisor_engine::store::Store,
+    previous: Vec<k8s_openapi::api::core::v1::Pod>,
+) {
+    for pod in previous {
+        let key = podvisor_lifecycle::plan::PodKey {
+            namespace: pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+        };
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
+        if pod.metadata.deletion_timestamp.is_some() {
+            store.delete_pod(&key);
+            continue;
+        }
+        if phase == "Succeeded" || phase == "Failed" {
+            continue;
+        }
+        let status = pod.status.clone().unwrap_or_default();
+        let mut spec_only = pod.clone();
+        spec_only.status = None;
+        spec_only.metadata.resource_version = None;
+        match podvisor_lifecycle::intake::build_plan(spec_only) {
+            Ok(plan) => {
+                if let Err(e) = engine.recover(plan, &status) {
+                    eprintln!("warning: cannot recover pod {key}: {e}");
+                }
+            }
+            Err(e) => eprintln!("warning: cannot recover pod {key}: {e}"),
+        }
+    }
 }

@@ -284,8 +284,17 @@ fn private_dev() -> Result<(), (String, Errno)> {
 }
 
 /// Prepares the child (PID 1) and execs; returns only on failure, with the failed step.
-fn child_setup_and_exec(cfg: &ContainerConfig) -> (String, Errno) {
+fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) {
     let fail = |step: &str, e: Errno| (step.to_string(), e);
+    // The container never outlives its monitor (the parent may already be gone: check).
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+        return fail("set the parent-death signal", e);
+    }
+    // PID 1 of a new PID namespace sees its parent as pid 0.
+    let ppid = nix::unistd::getppid();
+    if ppid != monitor && !(cfg.namespaces && ppid.as_raw() == 0) {
+        return fail("monitor exited", Errno::ESRCH);
+    }
     if cfg.namespaces {
         if let Err(e) = mount(
             Some("proc"),
@@ -442,10 +451,11 @@ fn container(config_path: &Path) -> i32 {
         Ok(p) => p,
         Err(e) => return start_failed("pipe".into(), e),
     };
+    let monitor = nix::unistd::getpid();
     let child = match sys::fork() {
         Ok(ForkResult::Child) => {
             drop(rd);
-            let (step, e) = child_setup_and_exec(&cfg);
+            let (step, e) = child_setup_and_exec(&cfg, monitor);
             let mut w = File::from(wr);
             let _ = w.write_all(format!("{}\n{step}", e as i32).as_bytes());
             // SAFETY-free exit without running the parent's destructors.
