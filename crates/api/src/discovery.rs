@@ -50,6 +50,8 @@ pub fn api_v1() -> Value {
         resource("pods/log", "", "Pod", true, &["get"], &[]),
         resource("pods/exec", "", "PodExecOptions", true, &["create", "get"], &[]),
         resource("pods/status", "", "Pod", true, &["get"], &[]),
+        resource("configmaps", "configmap", "ConfigMap", true, &crud, &["cm"]),
+        resource("secrets", "secret", "Secret", true, &crud, &[]),
         resource("events", "event", "Event", true, &["get", "list", "watch"], &["ev"]),
         resource("namespaces", "namespace", "Namespace", false, &["get", "list"], &["ns"]),
     ]})

@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod exec;
+pub mod objects;
 pub mod pods;
 pub mod server;
 pub mod status;
@@ -110,6 +111,31 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}/exec",
             get(exec::exec::<R>).post(exec::exec::<R>),
+        )
+        .route(
+            "/api/v1/configmaps",
+            get(objects::config_maps::list_all::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/configmaps",
+            get(objects::config_maps::list_ns::<R>).post(objects::config_maps::create::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/configmaps/{name}",
+            get(objects::config_maps::get_one::<R>)
+                .patch(objects::config_maps::patch::<R>)
+                .delete(objects::config_maps::delete::<R>),
+        )
+        .route("/api/v1/secrets", get(objects::secrets::list_all::<R>))
+        .route(
+            "/api/v1/namespaces/{ns}/secrets",
+            get(objects::secrets::list_ns::<R>).post(objects::secrets::create::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/secrets/{name}",
+            get(objects::secrets::get_one::<R>)
+                .patch(objects::secrets::patch::<R>)
+                .delete(objects::secrets::delete::<R>),
         )
         .route("/api/v1/events", get(pods::events_all::<R>))
         .route("/api/v1/namespaces/{ns}/events", get(pods::events::<R>))

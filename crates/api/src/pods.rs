@@ -500,8 +500,8 @@ pub async fn delete<R: Runtime>(
     )
 }
 
-/// RFC 7386 merge, ignoring strategic-merge directives (`$patch`, `$setElementOrder/...`).
-fn merge(target: &mut Value, patch: &Value) {
+/// RFC 7386 merge (shared by every PATCH handler), ignoring strategic-merge directives (`$patch`, `$setElementOrder/...`).
+pub fn merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {

@@ -537,3 +537,67 @@ fn a_sigkilled_daemon_keeps_every_object_and_leaves_no_process() {
     s.ok(&["delete", "pod", "keep", "--grace-period=1"]);
     assert!(processes_with(&format!("sleep {token}")).is_empty());
 }
+
+#[test]
+fn configmaps_and_secrets_feed_pods_and_survive_a_daemon_crash() {
+    let Some(mut s) = Server::start() else { return };
+    let f = s.file(
+        "cfg.yaml",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {GREETING: hello}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: user}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: ['sh', '-c', 'echo "$GREETING $PASSWORD"; cat /etc/cfg/GREETING']
+    envFrom: [{configMapRef: {name: cfg}}]
+    env: [{name: PASSWORD, valueFrom: {secretKeyRef: {name: sec, key: password}}}]
+    volumeMounts: [{name: cfg, mountPath: /etc/cfg}]
+  volumes: [{name: cfg, configMap: {name: cfg}}]
+"#,
+    );
+    let out = s.ok(&["apply", "-f", &f]);
+    assert!(
+        out.contains("configmap/cfg created")
+            && out.contains("secret/sec created")
+            && out.contains("pod/user created"),
+        "{out}"
+    );
+    s.wait_for("user Completed", |s| {
+        s.ok(&["get", "pod", "user"]).contains("Completed")
+    });
+    assert_eq!(s.ok(&["logs", "user"]), "hello s3cret\nhello");
+    assert!(s.ok(&["get", "configmaps"]).contains("cfg"));
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "secret",
+            "sec",
+            "-o",
+            "go-template={{.data.password}}"
+        ]),
+        "czNjcmV0"
+    );
+    s.crash_and_restart();
+    assert_eq!(
+        s.ok(&["get", "cm", "cfg", "-o", "go-template={{.data.GREETING}}"]),
+        "hello"
+    );
+    assert!(s.ok(&["get", "pod", "user"]).contains("Completed"));
+    s.ok(&["delete", "pod", "user"]);
+    s.ok(&["delete", "configmap", "cfg"]);
+    assert!(!s.ok(&["get", "configmaps"]).contains("cfg"));
+}

@@ -11,6 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 const PODS: TableDefinition<&str, &[u8]> = TableDefinition::new("pods");
 const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,7 @@ pub enum PersistError {
 pub(crate) enum Op {
     Pod(String, Option<Vec<u8>>),
     Event(String, Vec<u8>),
+    Object(String, Option<Vec<u8>>),
     ResourceVersion(u64),
     Flush(mpsc::Sender<()>),
 }
@@ -53,6 +55,8 @@ pub struct Loaded {
     pub events: Vec<Event>,
     /// The resourceVersion counter.
     pub resource_version: u64,
+    /// ConfigMaps and Secrets as JSON.
+    pub objects: Vec<serde_json::Value>,
 }
 
 /// The write-behind handle.
@@ -100,6 +104,8 @@ pub(crate) fn open(path: &Path) -> Result<(Persister, Loaded), PersistError> {
         w.open_table(PODS).map_err(|e| open_err(path)(e.into()))?;
         w.open_table(EVENTS).map_err(|e| open_err(path)(e.into()))?;
         w.open_table(META).map_err(|e| open_err(path)(e.into()))?;
+        w.open_table(OBJECTS)
+            .map_err(|e| open_err(path)(e.into()))?;
         w.commit().map_err(|e| open_err(path)(e.into()))?;
     }
     let mut loaded = Loaded::default();
@@ -117,6 +123,15 @@ pub(crate) fn open(path: &Path) -> Result<(Persister, Loaded), PersistError> {
             let (_, v) = item.map_err(|e| read_err(path)(e.into()))?;
             if let Ok(e) = serde_json::from_slice(v.value()) {
                 loaded.events.push(e);
+            }
+        }
+        let objects = r
+            .open_table(OBJECTS)
+            .map_err(|e| read_err(path)(e.into()))?;
+        for item in objects.iter().map_err(|e| read_err(path)(e.into()))? {
+            let (_, v) = item.map_err(|e| read_err(path)(e.into()))?;
+            if let Ok(o) = serde_json::from_slice(v.value()) {
+                loaded.objects.push(o);
             }
         }
         let meta = r.open_table(META).map_err(|e| read_err(path)(e.into()))?;
@@ -152,6 +167,7 @@ fn writer(db: Database, rx: mpsc::Receiver<Op>) {
                 let mut pods = w.open_table(PODS)?;
                 let mut events = w.open_table(EVENTS)?;
                 let mut meta = w.open_table(META)?;
+                let mut objects = w.open_table(OBJECTS)?;
                 for op in ops {
                     match op {
                         Op::Pod(k, Some(v)) => {
@@ -162,6 +178,12 @@ fn writer(db: Database, rx: mpsc::Receiver<Op>) {
                         }
                         Op::Event(k, v) => {
                             events.insert(k.as_str(), v.as_slice())?;
+                        }
+                        Op::Object(k, Some(v)) => {
+                            objects.insert(k.as_str(), v.as_slice())?;
+                        }
+                        Op::Object(k, None) => {
+                            objects.remove(k.as_str())?;
                         }
                         Op::ResourceVersion(rv) => {
                             meta.insert("resourceVersion", rv)?;

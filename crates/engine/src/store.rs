@@ -49,6 +49,8 @@ pub struct TooOld {
 #[derive(Debug, Default)]
 struct State {
     resource_version: u64,
+    /// ConfigMaps and Secrets as JSON, keyed by (kind, namespace, name).
+    objects: BTreeMap<(String, String, String), serde_json::Value>,
     pods: BTreeMap<PodKey, Pod>,
     events: Vec<Event>,
     history: std::collections::VecDeque<PodChange>,
@@ -116,8 +118,102 @@ impl Store {
                 st.pods.insert(key, p.clone());
             }
             st.events = loaded.events;
+            for o in loaded.objects {
+                let kind = o["kind"].as_str().unwrap_or_default().to_string();
+                let ns = o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string();
+                let name = o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                st.objects.insert((kind, ns, name), o);
+            }
         }
         Ok((store, loaded.pods))
+    }
+
+    /// Stores a namespaced object (ConfigMap, Secret) with a new resourceVersion; returns it.
+    pub fn put_object(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        mut obj: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut st = self.lock();
+        st.resource_version += 1;
+        obj["metadata"]["resourceVersion"] =
+            serde_json::Value::String(st.resource_version.to_string());
+        st.objects.insert(
+            (kind.to_string(), namespace.to_string(), name.to_string()),
+            obj.clone(),
+        );
+        if let Some(p) = &self.persister {
+            p.send(crate::persist::Op::Object(
+                format!("{kind}/{namespace}/{name}"),
+                serde_json::to_vec(&obj).ok(),
+            ));
+            p.send(crate::persist::Op::ResourceVersion(st.resource_version));
+        }
+        obj
+    }
+
+    /// Removes a namespaced object.
+    pub fn delete_object(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let mut st = self.lock();
+        let obj =
+            st.objects
+                .remove(&(kind.to_string(), namespace.to_string(), name.to_string()))?;
+        st.resource_version += 1;
+        if let Some(p) = &self.persister {
+            p.send(crate::persist::Op::Object(
+                format!("{kind}/{namespace}/{name}"),
+                None,
+            ));
+            p.send(crate::persist::Op::ResourceVersion(st.resource_version));
+        }
+        Some(obj)
+    }
+
+    /// A namespaced object.
+    pub fn object(&self, kind: &str, namespace: &str, name: &str) -> Option<serde_json::Value> {
+        self.lock()
+            .objects
+            .get(&(kind.to_string(), namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Every object of a kind (optionally in one namespace).
+    pub fn objects(&self, kind: &str, namespace: Option<&str>) -> Vec<serde_json::Value> {
+        self.lock()
+            .objects
+            .iter()
+            .filter(|((k, ns, _), _)| k == kind && namespace.is_none_or(|n| n == ns))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The ConfigMaps and Secrets, typed, for pods' environment and volumes.
+    pub fn config_objects(&self) -> crate::worker::Objects {
+        crate::worker::Objects {
+            config_maps: self
+                .objects("ConfigMap", None)
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok())
+                .collect(),
+            secrets: self
+                .objects("Secret", None)
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok())
+                .collect(),
+        }
     }
 
     /// Waits until every write so far is on disk (no-op without persistence).

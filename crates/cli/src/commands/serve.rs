@@ -147,6 +147,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
         store.clone(),
     ));
+    engine.set_objects(store.config_objects());
     recover(&engine, store, previous);
     if let Some(manifests) = args.manifests.clone() {
         tokio::spawn(podvisor_engine::static_pods::run(
