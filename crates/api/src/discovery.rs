@@ -49,6 +49,7 @@ pub fn api_v1() -> Value {
         resource("pods", "pod", "Pod", true, &crud, &["po"]),
         resource("pods/log", "", "Pod", true, &["get"], &[]),
         resource("pods/exec", "", "PodExecOptions", true, &["create", "get"], &[]),
+        resource("pods/portforward", "", "PodPortForwardOptions", true, &["create", "get"], &[]),
         resource("pods/status", "", "Pod", true, &["get"], &[]),
         resource("configmaps", "configmap", "ConfigMap", true, &crud, &["cm"]),
         resource("secrets", "secret", "Secret", true, &crud, &[]),

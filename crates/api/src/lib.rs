@@ -6,7 +6,9 @@ pub mod discovery;
 pub mod exec;
 pub mod objects;
 pub mod pods;
+pub mod portforward;
 pub mod server;
+pub mod spdy;
 pub mod status;
 pub mod table;
 
@@ -111,6 +113,10 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}/exec",
             get(exec::exec::<R>).post(exec::exec::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/portforward",
+            get(portforward::portforward::<R>).post(portforward::portforward::<R>),
         )
         .route(
             "/api/v1/configmaps",

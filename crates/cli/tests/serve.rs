@@ -601,3 +601,77 @@ spec:
     s.ok(&["delete", "configmap", "cfg"]);
     assert!(!s.ok(&["get", "configmaps"]).contains("cfg"));
 }
+
+#[test]
+fn port_forward_carries_bytes_both_ways() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "echo.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: echo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: echo
+    image: python
+    command:
+    - python3
+    - -c
+    - |
+      import socket, threading
+      s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+      s.bind(("0.0.0.0", 7000)); s.listen()
+      def serve(c):
+          while True:
+              d = c.recv(65536)
+              if not d: break
+              c.sendall(d.upper())
+          c.close()
+      while True:
+          c, _ = s.accept(); threading.Thread(target=serve, args=(c,)).start()
+    readinessProbe: {tcpSocket: {port: 7000}, periodSeconds: 1}
+"#,
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("echo ready", |s| {
+        s.ok(&["get", "pod", "echo"]).contains("1/1")
+    });
+    let mut pf = Command::new(KUBECTL)
+        .args(["port-forward", "pod/echo", ":7000"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let port: u16 = {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(pf.stdout.take().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        // Keep draining kubectl's stdout: a closed pipe would kill it at its next line.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        // "Forwarding from 127.0.0.1:41234 -> 7000"
+        line.split(':')
+            .nth(1)
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
+    };
+    use std::io::{Read, Write};
+    for round in 0..2 {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let payload = format!("hello through the pod {round}\n").repeat(1000);
+        c.write_all(payload.as_bytes()).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut back = String::new();
+        c.read_to_string(&mut back).unwrap();
+        assert_eq!(back, payload.to_uppercase());
+    }
+    let _ = pf.kill();
+    let _ = pf.wait();
+}

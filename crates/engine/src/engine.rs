@@ -40,6 +40,9 @@ pub enum EngineError {
     /// No such pod.
     #[error("pod {0} not found")]
     NotFound(PodKey),
+    /// A connection into the pod failed.
+    #[error("error forwarding port {1} to pod {0}: {2}")]
+    Connect(PodKey, u16, String),
     /// The container has no running instance.
     #[error("container {1} of pod {0} is not running")]
     NotRunning(PodKey, String),
@@ -259,6 +262,34 @@ impl<R: Runtime> Engine<R> {
         self.runtime
             .exec_command(&id, argv)
             .map_err(|e| EngineError::NotRunning(key.clone(), format!("{container}: {e}")))
+    }
+
+    /// A TCP connection to `port` on the pod's IP, from inside its network namespace
+    /// (`kubectl port-forward`).
+    pub async fn connect_to_pod(
+        &self,
+        key: &PodKey,
+        port: u16,
+    ) -> Result<tokio::net::TcpStream, EngineError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            let pods = self.pods();
+            let entry = pods
+                .get(key)
+                .ok_or_else(|| EngineError::NotFound(key.clone()))?;
+            let _ = entry.tx.send(WorkerMsg::Sandbox { reply: tx });
+        }
+        let not_running = || EngineError::NotRunning(key.clone(), "pod sandbox".into());
+        let (sandbox, ip) = rx.await.ok().flatten().ok_or_else(not_running)?;
+        let ip: std::net::IpAddr = ip.parse().map_err(|_| not_running())?;
+        self.runtime
+            .connect_tcp(
+                &sandbox,
+                std::net::SocketAddr::new(ip, port),
+                std::time::Duration::from_secs(5),
+            )
+            .await
+            .map_err(|e| EngineError::Connect(key.clone(), port, crate::worker::error_chain(&e)))
     }
 
     /// The ConfigMaps and Secrets pods may reference.

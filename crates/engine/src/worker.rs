@@ -48,6 +48,10 @@ pub(crate) enum WorkerMsg {
         labels: Option<std::collections::BTreeMap<String, String>>,
         annotations: Option<std::collections::BTreeMap<String, String>>,
     },
+    /// The pod's sandbox and IP, for connections into the pod (port-forward).
+    Sandbox {
+        reply: tokio::sync::oneshot::Sender<Option<(SandboxId, String)>>,
+    },
     /// Which runtime container currently runs this container name.
     RunningContainer {
         name: String,
@@ -184,6 +188,10 @@ impl<R: Runtime> PodWorker<R> {
             WorkerMsg::SandboxRemoved => {
                 self.removed = true;
                 self.emit(now, None, Happening::Removed);
+            }
+            WorkerMsg::Sandbox { reply } => {
+                let ip = self.machine.pod_ip().map(str::to_string);
+                let _ = reply.send(self.sandbox.clone().zip(ip));
             }
             WorkerMsg::RunningContainer { name, reply } => {
                 let id = self
