@@ -525,6 +525,7 @@ pub fn merge(target: &mut Value, patch: &Value) {
 pub async fn patch<R: Runtime>(
     State(st): State<Shared<R>>,
     Path((ns, name)): Path<(String, String)>,
+    Query(q): Params,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -535,16 +536,60 @@ pub async fn patch<R: Runtime>(
     let ct = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_string();
+    let apply = ct.starts_with("application/apply-patch+yaml");
     if !(ct.starts_with("application/strategic-merge-patch+json")
-        || ct.starts_with("application/merge-patch+json"))
+        || ct.starts_with("application/merge-patch+json")
+        || ct.starts_with("application/json-patch+json")
+        || apply)
     {
-        return ApiError::unsupported_media_type(ct).into_response();
+        return ApiError::unsupported_media_type(&ct).into_response();
     }
-    let patch: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => return ApiError::bad_request(format!("invalid patch: {e}")).into_response(),
+    let patch: Value = if apply {
+        match std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| serde_saphyr::from_str::<Value>(t).ok())
+        {
+            Some(v) => v,
+            None => {
+                return ApiError::bad_request("invalid apply configuration: not YAML or JSON")
+                    .into_response()
+            }
+        }
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => return ApiError::bad_request(format!("invalid patch: {e}")).into_response(),
+        }
     };
+    // Server-side apply of a missing object creates it (upsert).
+    if apply
+        && st
+            .engine
+            .store()
+            .pod(&PodKey {
+                namespace: ns.clone(),
+                name: name.clone(),
+            })
+            .is_none()
+    {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "content-type",
+            axum::http::HeaderValue::from_static("application/json"),
+        );
+        let mut q = q.clone();
+        q.remove("fieldValidation");
+        return create(
+            State(st),
+            Path(ns),
+            Query(q),
+            h,
+            Body::from(patch.to_string()),
+        )
+        .await;
+    }
     let key = PodKey {
         namespace: ns,
         name: name.clone(),
@@ -554,7 +599,41 @@ pub async fn patch<R: Runtime>(
     };
     let before = serde_json::to_value(&pod).unwrap_or(Value::Null);
     let mut after = before.clone();
-    merge(&mut after, &patch);
+    if ct.starts_with("application/json-patch+json") {
+        let ops: json_patch::Patch = match serde_json::from_value(patch.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                return ApiError::bad_request(format!("invalid JSON patch: {e}")).into_response()
+            }
+        };
+        if let Err(e) = json_patch::patch(&mut after, &ops) {
+            return ApiError::invalid("Pod", &name, &[format!("patch: Invalid value: {e}")])
+                .into_response();
+        }
+    } else if apply {
+        // The applied configuration, defaulted, must describe the same spec.
+        let mut applied = patch.clone();
+        applied["metadata"]["uid"] = before["metadata"]["uid"].clone();
+        applied["metadata"]["namespace"] = json!(key.namespace);
+        match serde_json::from_value::<Pod>(applied.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|p| build_plan(p).map_err(|e| e.to_string()))
+        {
+            Ok(plan) => {
+                let mut spec = serde_json::to_value(&plan.pod.spec).unwrap_or(Value::Null);
+                spec["nodeName"] = before["spec"]["nodeName"].clone();
+                after["spec"] = spec;
+            }
+            Err(e) => return ApiError::bad_request(e).into_response(),
+        }
+        for k in ["labels", "annotations"] {
+            if let Some(v) = applied["metadata"].get(k) {
+                merge(&mut after["metadata"][k], v);
+            }
+        }
+    } else {
+        merge(&mut after, &patch);
+    }
     if after.get("spec") != before.get("spec") {
         return ApiError::invalid("Pod", &name, &["spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative) (podvisor: delete and re-create the pod to change it)".to_string()]).into_response();
     }
