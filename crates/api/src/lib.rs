@@ -146,6 +146,13 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
         .route("/api/v1/events", get(pods::events_all::<R>))
         .route("/api/v1/namespaces/{ns}/events", get(pods::events::<R>))
         .fallback(|req: Request<Body>| async move { ApiError::no_route(req.uri().path()) })
+        .method_not_allowed_fallback(|req: Request<Body>| async move {
+            ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({} {})",
+                req.method(),
+                req.uri().path()
+            ))
+        })
         .layer(middleware::from_fn_with_state(state.clone(), auth::<R>))
         .with_state(state)
 }

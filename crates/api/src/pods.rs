@@ -403,9 +403,6 @@ pub async fn create<R: Runtime>(
         namespace: ns,
         name: name.clone(),
     };
-    if st.engine.store().pod(&key).is_some() {
-        return ApiError::already_exists("pods", &name).into_response();
-    }
     pod.metadata.uid = Some(new_uid());
     pod.metadata.resource_version = None;
     pod.status = None;
@@ -416,6 +413,9 @@ pub async fn create<R: Runtime>(
         }
         Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
     };
+    if st.engine.store().pod(&key).is_some() {
+        return ApiError::already_exists("pods", &name).into_response();
+    }
     if q.contains_key("dryRun") {
         return obj(StatusCode::CREATED, &plan.pod);
     }
