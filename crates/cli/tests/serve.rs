@@ -209,13 +209,23 @@ spec:
   - name: app
     image: busybox
     command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+    lifecycle:
+      postStart:
+        exec: {command: ['sh', '-c', 'exit 3']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sick}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']
     livenessProbe:
       exec: {command: ['sh', '-c', 'echo sick; exit 1']}
       periodSeconds: 1
       failureThreshold: 100
-    lifecycle:
-      postStart:
-        exec: {command: ['sh', '-c', 'exit 3']}
 ---
 apiVersion: v1
 kind: Pod
@@ -229,9 +239,12 @@ spec:
 "#,
     );
     s.ok(&["apply", "-f", &f]);
-    s.wait_for("FailedPostStartHook in describe", |s| {
-        s.ok(&["describe", "pod", "bad"])
-            .contains("FailedPostStartHook")
+    s.wait_for("FailedPostStartHook and Unhealthy in describe", |s| {
+        let bad = s.ok(&["describe", "pod", "bad"]);
+        let sick = s.ok(&["describe", "pod", "sick"]);
+        bad.contains("FailedPostStartHook")
+            && sick.contains("Unhealthy")
+            && sick.contains("Liveness probe failed: sick")
     });
     s.wait_for("msg Completed", |s| {
         s.ok(&["get", "pod", "msg"]).contains("Completed")
@@ -674,4 +687,83 @@ spec:
     }
     let _ = pf.kill();
     let _ = pf.wait();
+}
+
+#[test]
+fn delete_waits_for_the_grace_period_and_force_gives_two_seconds() {
+    let Some(s) = Server::start() else { return };
+    // `sleep` as PID 1 ignores SIGTERM: the kill takes the whole grace period.
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 30\n  containers:\n  - {{name: c, image: busybox, command: [sleep, '600']}}\n")
+    };
+    let a = s.file("a.yaml", &pod("slow"));
+    let b = s.file("b.yaml", &pod("forced"));
+    s.ok(&["apply", "-f", &a]);
+    s.ok(&["apply", "-f", &b]);
+    s.wait_for("both Running", |s| {
+        s.ok(&["get", "pods"]).matches("Running").count() == 2
+    });
+    let t = Instant::now();
+    s.ok(&["delete", "pod", "slow", "--grace-period=3"]);
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(2900) && took < Duration::from_secs(8),
+        "graceful delete took {took:?}"
+    );
+    // --force --grace-period=0: the kubelet still gives 1 s + the 2 s stop-timeout floor.
+    let t = Instant::now();
+    let o = s.kubectl(&["delete", "pod", "forced", "--force", "--grace-period=0"]);
+    assert!(o.status.success());
+    s.wait_for("forced gone", |s| {
+        !s.ok(&["get", "pods"]).contains("forced")
+    });
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "force delete took {took:?}"
+    );
+}
+
+#[test]
+fn insecure_http_serves_loopback_without_a_token() {
+    if !Path::new(KUBECTL).exists() {
+        eprintln!("skipped: {KUBECTL} is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_podvisor"))
+        .args([
+            "serve",
+            "--insecure-http",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server { child, dir };
+    s.wait_for("kubeconfig", |s| s.kubeconfig().exists());
+    let kc = std::fs::read_to_string(s.kubeconfig()).unwrap();
+    assert!(
+        kc.contains("server: http://127.0.0.1:") && !kc.contains("token:"),
+        "{kc}"
+    );
+    assert!(s.ok(&["get", "pods"]).is_empty());
+    let refused = Command::new(env!("CARGO_BIN_EXE_podvisor"))
+        .args([
+            "serve",
+            "--insecure-http",
+            "--listen",
+            "0.0.0.0:0",
+            "--state-dir",
+        ])
+        .arg(s.dir.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only allowed on a loopback address"));
 }

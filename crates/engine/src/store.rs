@@ -430,3 +430,60 @@ impl Store {
         event
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, label: u64) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = Some(name.into());
+        p.metadata.namespace = Some("default".into());
+        p.metadata.labels = Some([("n".to_string(), label.to_string())].into());
+        p
+    }
+
+    fn key(name: &str) -> PodKey {
+        PodKey {
+            namespace: "default".into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn resource_versions_are_global_and_monotonic_and_unchanged_writes_are_not_changes() {
+        let s = Store::new("node");
+        let a = s.put_pod(&key("a"), pod("a", 0));
+        let b = s.put_pod(&key("b"), pod("b", 0));
+        let again = s.put_pod(&key("a"), pod("a", 0));
+        assert_eq!(a.metadata.resource_version.as_deref(), Some("1"));
+        assert_eq!(b.metadata.resource_version.as_deref(), Some("2"));
+        assert_eq!(again.metadata.resource_version.as_deref(), Some("1"));
+        s.delete_pod(&key("a"));
+        assert_eq!(s.resource_version(), 3);
+    }
+
+    #[test]
+    fn a_watch_gets_added_modified_deleted_after_its_resource_version() {
+        let s = Store::new("node");
+        s.put_pod(&key("a"), pod("a", 0));
+        let rv = s.resource_version();
+        s.put_pod(&key("a"), pod("a", 1));
+        s.delete_pod(&key("a"));
+        s.put_pod(&key("b"), pod("b", 0));
+        let (changes, _rx) = s.watch_pods_since(rv).unwrap();
+        let kinds: Vec<&str> = changes.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, vec!["MODIFIED", "DELETED", "ADDED"]);
+    }
+
+    #[test]
+    fn a_watch_from_before_the_kept_history_is_gone() {
+        let s = Store::new("node");
+        for i in 0..(WATCH_HISTORY as u64 + 10) {
+            s.put_pod(&key("a"), pod("a", i));
+        }
+        let err = s.watch_pods_since(1).unwrap_err();
+        assert_eq!(err.requested, 1);
+        assert!(s.watch_pods_since(s.resource_version() - 5).is_ok());
+    }
+}
