@@ -111,6 +111,22 @@ pub async fn exec<R: Runtime>(
         .into_response()
 }
 
+/// Ends a session as kubectl expects: the Status on channel 3, then a normal close.
+async fn finish(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    status: &serde_json::Value,
+) {
+    let mut m = vec![3u8];
+    m.extend_from_slice(status.to_string().as_bytes());
+    let _ = sink.send(Message::Binary(m.into())).await;
+    let _ = sink
+        .send(Message::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        })))
+        .await;
+}
+
 async fn session(socket: WebSocket, mut cmd: tokio::process::Command, want_stdin: bool) {
     let (mut sink, mut source) = socket.split();
     cmd.stdin(if want_stdin {
@@ -123,15 +139,7 @@ async fn session(socket: WebSocket, mut cmd: tokio::process::Command, want_stdin
         Ok(c) => c,
         Err(e) => {
             let status = json!({"metadata": {}, "status": "Failure", "message": format!("exec failed: {e}"), "reason": "InternalError"});
-            let mut m = vec![3u8];
-            m.extend_from_slice(status.to_string().as_bytes());
-            let _ = sink.send(Message::Binary(m.into())).await;
-            let _ = sink
-                .send(Message::Close(Some(CloseFrame {
-                    code: 1000,
-                    reason: "".into(),
-                })))
-                .await;
+            finish(&mut sink, &status).await;
             return;
         }
     };
@@ -215,14 +223,6 @@ async fn session(socket: WebSocket, mut cmd: tokio::process::Command, want_stdin
             json!({"metadata": {}, "status": "Failure", "message": format!("exec failed: {e}"), "reason": "InternalError"})
         }
     };
-    let mut m = vec![3u8];
-    m.extend_from_slice(status.to_string().as_bytes());
-    let _ = sink.send(Message::Binary(m.into())).await;
-    let _ = sink
-        .send(Message::Close(Some(CloseFrame {
-            code: 1000,
-            reason: "".into(),
-        })))
-        .await;
+    finish(&mut sink, &status).await;
     input.abort();
 }

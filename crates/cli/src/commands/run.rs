@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use podvisor_engine::runtime::process::{LinuxRuntime, LinuxRuntimeConfig};
 use podvisor_engine::{Engine, EngineConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -98,21 +97,7 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
     };
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating state directory {}", state_dir.display()))?;
-    let shim = std::env::current_exe().context("locating the podvisor binary for the shim")?;
-    let linux = LinuxRuntime::new(LinuxRuntimeConfig {
-        shim_program: shim,
-        shim_args: vec!["__shim".into()],
-        die_with_parent: true,
-        state_dir: state_dir.join("runtime"),
-    })
-    .context("initialising the Linux runtime")?;
-    for w in linux.warnings() {
-        eprintln!("WARNING: {w}");
-    }
-    let node_name = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into());
+    let (linux, node_name) = super::linux_runtime(&state_dir)?;
     let engine = Arc::new(Engine::new(
         linux,
         EngineConfig {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use podvisor_api::{router, server, ApiState};
-use podvisor_engine::runtime::process::{LinuxRuntime, LinuxRuntimeConfig};
+use podvisor_engine::runtime::process::LinuxRuntime;
 use podvisor_engine::{Engine, EngineConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -119,21 +119,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
 
-    let shim = std::env::current_exe().context("locating the podvisor binary for the shim")?;
-    let linux = LinuxRuntime::new(LinuxRuntimeConfig {
-        shim_program: shim,
-        shim_args: vec!["__shim".into()],
-        die_with_parent: true,
-        state_dir: dir.join("runtime"),
-    })
-    .context("initialising the Linux runtime")?;
-    for w in linux.warnings() {
-        eprintln!("WARNING: {w}");
-    }
-    let node_name = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into());
+    let (linux, node_name) = super::linux_runtime(&dir)?;
     let (store, previous) =
         podvisor_engine::store::Store::open(&node_name, &dir.join("store.redb"))
             .context("opening the durable store")?;

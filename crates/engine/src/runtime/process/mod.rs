@@ -410,27 +410,12 @@ impl Runtime for LinuxRuntime {
         argv: &[String],
         timeout: Option<Duration>,
     ) -> Result<ExecOutput, RuntimeError> {
-        let (pid, cwd) = {
-            let st = self.lock();
-            let c = st
-                .containers
-                .get(id)
-                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
-            (c.pid, c.cwd.clone())
-        };
         let exec_err = |source| RuntimeError::Exec {
             container: id.clone(),
             argv: argv.to_vec(),
             source,
         };
-        let ns = if self.isolation == Isolation::Namespaces {
-            "1"
-        } else {
-            "0"
-        };
-        let mut cmd = self.shim();
-        cmd.args(["exec", &pid.to_string(), &cwd, ns, "--"])
-            .args(argv);
+        let mut cmd = self.exec_command(id, argv)?;
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(exec_err)?;
         let mut stdout = child
