@@ -1,8 +1,6 @@
 //! The engine's single source of time: tokio's clock (so tests can pause and advance it) mapped
 //! onto the lifecycle core's `Timestamp`, paired once with the wall clock for rendering.
 
-use std::time::Duration;
-
 use podvisor_lifecycle::time::{Timestamp, WallClock};
 
 /// Monotonic time since the engine started, plus the wall-clock pairing.
@@ -41,11 +39,5 @@ impl Clock {
     /// The wall-clock pairing.
     pub fn wall(&self) -> WallClock {
         self.wall
-    }
-
-    /// The tokio instant of `t`, or now when `t` lies in the past.
-    pub fn deadline(&self, t: Timestamp) -> tokio::time::Instant {
-        self.instant(t)
-            .max(tokio::time::Instant::now() - Duration::ZERO)
     }
 }

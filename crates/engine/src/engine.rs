@@ -179,7 +179,6 @@ impl<R: Runtime> Engine<R> {
             deletion_meta: None,
             last_phase: None,
             last_ready: HashMap::new(),
-            final_pod: None,
         };
         // The object exists from the moment the pod is accepted, as after an API create.
         self.store.put_pod(&plan.key, machine_pod);

@@ -91,7 +91,6 @@ pub(crate) struct PodWorker<R: Runtime> {
     pub(crate) deletion_meta: Option<(Timestamp, i64)>,
     pub(crate) last_phase: Option<Phase>,
     pub(crate) last_ready: HashMap<String, bool>,
-    pub(crate) final_pod: Option<Pod>,
 }
 
 impl<R: Runtime> PodWorker<R> {
@@ -144,9 +143,7 @@ impl<R: Runtime> PodWorker<R> {
         }
         self.probes.clear();
         let key = self.plan().key.clone();
-        let pod = self.store.pod(&key).unwrap_or_else(|| self.render());
-        self.final_pod = Some(pod.clone());
-        pod
+        self.store.pod(&key).unwrap_or_else(|| self.render())
     }
 
     fn handle(&mut self, msg: WorkerMsg) {

@@ -400,7 +400,7 @@ impl PodMachine {
                 exit_code,
                 signal,
                 termination_message,
-            } => self.on_exited(now, instance, at, exit_code, signal, termination_message),
+            } => self.on_exited(instance, at, exit_code, signal, termination_message),
             Observation::HookFinished {
                 instance,
                 hook,
@@ -513,10 +513,8 @@ impl PodMachine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn on_exited(
         &mut self,
-        now: Timestamp,
         id: InstanceId,
         at: Timestamp,
         exit_code: i32,
@@ -550,7 +548,6 @@ impl PodMachine {
         if self.busy == Some(Busy::Killing(id)) {
             self.busy = None;
         }
-        let _ = now;
     }
 
     fn on_hook_finished(
