@@ -295,6 +295,7 @@ pub async fn run_hook<T: HandlerTarget>(
 }
 
 /// One probe attempt with the kubelet's retries on mechanism errors (`runProbeWithRetries`).
+/// The outcome does not depend on the probe type; callers word their events with it.
 pub async fn run_probe<T: HandlerTarget>(
     target: &T,
     probe_type: ProbeType,
