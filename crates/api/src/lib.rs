@@ -8,6 +8,7 @@ pub mod objects;
 pub mod pods;
 pub mod portforward;
 pub mod server;
+pub mod smp;
 pub mod spdy;
 pub mod status;
 pub mod table;

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use podvisor_engine::runtime::Runtime;
 use serde_json::{json, Value};
 
-use crate::pods::{merge, new_uid};
+use crate::pods::new_uid;
 use crate::table::human_duration;
 use crate::{wants_table, ApiError, Shared, MAX_BODY};
 
@@ -186,7 +186,8 @@ pub async fn create<R: Runtime>(kind: Kind, st: Shared<R>, ns: String, body: Bod
     respond(StatusCode::CREATED, &stored)
 }
 
-/// `PATCH .../{name}` (strategic-merge or merge patch; both are plain merges for these kinds).
+/// `PATCH .../{name}` (strategic-merge or merge patch: the same for these kinds, which have no
+/// lists with merge keys).
 pub async fn patch<R: Runtime>(
     kind: Kind,
     st: Shared<R>,
@@ -205,7 +206,7 @@ pub async fn patch<R: Runtime>(
     let Some(mut o) = st.engine.store().object(kind.name(), &ns, &name) else {
         return ApiError::not_found(kind.resource(), &name).into_response();
     };
-    merge(&mut o, &patch);
+    crate::smp::apply(&mut o, &patch);
     let mut o = match normalise(kind, o) {
         Ok(o) => o,
         Err(e) => return e.into_response(),

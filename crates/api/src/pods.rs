@@ -631,6 +631,8 @@ pub async fn patch<R: Runtime>(
                 merge(&mut after["metadata"][k], v);
             }
         }
+    } else if ct.starts_with("application/strategic-merge-patch+json") {
+        crate::smp::apply(&mut after, &patch);
     } else {
         merge(&mut after, &patch);
     }
