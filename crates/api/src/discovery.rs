@@ -54,7 +54,7 @@ pub fn api_v1() -> Value {
         resource("configmaps", "configmap", "ConfigMap", true, &crud, &["cm"]),
         resource("secrets", "secret", "Secret", true, &crud, &[]),
         resource("events", "event", "Event", true, &["get", "list", "watch"], &["ev"]),
-        resource("namespaces", "namespace", "Namespace", false, &["get", "list"], &["ns"]),
+        resource("namespaces", "namespace", "Namespace", false, &["create", "delete", "get", "list"], &["ns"]),
     ]})
 }
 
@@ -81,5 +81,14 @@ pub fn openapi_v3_core() -> Value {
             }}),
         );
     }
+    paths.insert(
+        "/api/v1/namespaces/{name}".to_string(),
+        json!({"patch": {
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Namespace"},
+            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "OK"}},
+        }}),
+    );
     json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths, "components": {"schemas": {}}})
 }

@@ -90,8 +90,16 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
             "/openapi/v3/api/v1",
             get(|| async { Json(discovery::openapi_v3_core()) }),
         )
-        .route("/api/v1/namespaces", get(pods::list_namespaces::<R>))
-        .route("/api/v1/namespaces/{ns}", get(pods::get_namespace::<R>))
+        .route(
+            "/api/v1/namespaces",
+            get(pods::list_namespaces::<R>).post(pods::create_namespace::<R>),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}",
+            get(pods::get_namespace::<R>)
+                .delete(pods::delete_namespace::<R>)
+                .patch(pods::patch_namespace::<R>),
+        )
         .route("/api/v1/pods", get(pods::list_all::<R>))
         .route(
             "/api/v1/namespaces/{ns}/pods",

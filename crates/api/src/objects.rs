@@ -152,7 +152,16 @@ pub async fn get<R: Runtime>(
 }
 
 /// `POST .../{configmaps|secrets}`.
-pub async fn create<R: Runtime>(kind: Kind, st: Shared<R>, ns: String, body: Body) -> Response {
+pub async fn create<R: Runtime>(
+    kind: Kind,
+    st: Shared<R>,
+    ns: String,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(e) = crate::pods::require_json(headers) {
+        return e.into_response();
+    }
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => return ApiError::too_large(MAX_BODY).into_response(),
@@ -268,9 +277,10 @@ macro_rules! routes_for {
             pub async fn create<R: Runtime>(
                 State(st): State<Shared<R>>,
                 Path(ns): Path<String>,
+                h: HeaderMap,
                 body: Body,
             ) -> Response {
-                super::create($kind, st, ns, body).await
+                super::create($kind, st, ns, &h, body).await
             }
             /// Patch.
             pub async fn patch<R: Runtime>(

@@ -34,17 +34,51 @@ fn obj<T: serde::Serialize>(code: StatusCode, v: &T) -> Response {
 
 const NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
 
+/// The namespaces: the four every cluster has, the ones created through the API, and any a
+/// pod lives in (static pods, pods recovered from an older store).
 fn namespaces<R: Runtime>(st: &Shared<R>) -> Vec<String> {
     let mut ns: Vec<String> = NAMESPACES.iter().map(|s| s.to_string()).collect();
-    for p in st.engine.store().pods() {
-        if let Some(n) = p.metadata.namespace {
-            if !ns.contains(&n) {
-                ns.push(n);
-            }
+    let created = st.engine.store().objects("Namespace", None);
+    let names = created
+        .iter()
+        .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
+        .chain(
+            st.engine
+                .store()
+                .pods()
+                .into_iter()
+                .filter_map(|p| p.metadata.namespace),
+        );
+    for n in names {
+        if !ns.contains(&n) {
+            ns.push(n);
         }
     }
     ns.sort();
     ns
+}
+
+/// 415 for bodies that are not JSON (kubectl's generators send protobuf, which podvisor does
+/// not decode: the command then fails cleanly, as kubectl-api.md §4 describes).
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if ct.starts_with("application/json") || ct.starts_with("application/yaml") {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported_media_type(ct))
+    }
+}
+
+/// 404 `namespaces "x" not found` for writes into a namespace that does not exist.
+pub fn require_namespace<R: Runtime>(st: &Shared<R>, ns: &str) -> Result<(), ApiError> {
+    if namespaces(st).iter().any(|n| n == ns) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("namespaces", ns))
+    }
 }
 
 fn namespace_object(name: &str) -> Value {
@@ -57,7 +91,12 @@ fn namespace_object(name: &str) -> Value {
 pub async fn list_namespaces<R: Runtime>(State(st): State<Shared<R>>) -> Response {
     let items: Vec<Value> = namespaces(&st)
         .iter()
-        .map(|n| namespace_object(n))
+        .map(|n| {
+            st.engine
+                .store()
+                .object("Namespace", "", n)
+                .unwrap_or_else(|| namespace_object(n))
+        })
         .collect();
     json_response(
         StatusCode::OK,
@@ -71,10 +110,119 @@ pub async fn get_namespace<R: Runtime>(
     Path(ns): Path<String>,
 ) -> Response {
     if namespaces(&st).contains(&ns) {
-        json_response(StatusCode::OK, &namespace_object(&ns))
+        json_response(
+            StatusCode::OK,
+            &st.engine
+                .store()
+                .object("Namespace", "", &ns)
+                .unwrap_or_else(|| namespace_object(&ns)),
+        )
     } else {
         ApiError::not_found("namespaces", &ns).into_response()
     }
+}
+
+/// `POST /api/v1/namespaces`.
+pub async fn create_namespace<R: Runtime>(
+    State(st): State<Shared<R>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(e) = require_json(&headers) {
+        return e.into_response();
+    }
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let v: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return ApiError::bad_request(format!("decoding Namespace: {e}")).into_response(),
+    };
+    let name = v["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !valid {
+        return ApiError::invalid("Namespace", &name, &[format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")]).into_response();
+    }
+    if namespaces(&st).contains(&name) {
+        return ApiError::already_exists("namespaces", &name).into_response();
+    }
+    let mut o = namespace_object(&name);
+    o["metadata"]["uid"] = json!(new_uid());
+    o["metadata"]["creationTimestamp"] = json!(jiff::Timestamp::from_second(
+        jiff::Timestamp::now().as_second()
+    )
+    .unwrap_or(jiff::Timestamp::now())
+    .to_string());
+    if let Some(labels) = v["metadata"]["labels"].as_object() {
+        for (k, l) in labels {
+            o["metadata"]["labels"][k] = l.clone();
+        }
+    }
+    let stored = st.engine.store().put_object("Namespace", "", &name, o);
+    json_response(StatusCode::CREATED, &stored)
+}
+
+/// `PATCH /api/v1/namespaces/{ns}`: labels and annotations (a Namespace has nothing else
+/// podvisor acts on).
+pub async fn patch_namespace<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path(ns): Path<String>,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let patch: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => return ApiError::bad_request(format!("invalid patch: {e}")).into_response(),
+    };
+    let Some(mut o) = st.engine.store().object("Namespace", "", &ns) else {
+        return ApiError::not_found("namespaces", &ns).into_response();
+    };
+    for k in ["labels", "annotations"] {
+        if let Some(v) = patch["metadata"].get(k) {
+            merge(&mut o["metadata"][k], v);
+        }
+    }
+    let stored = st.engine.store().put_object("Namespace", "", &ns, o);
+    json_response(StatusCode::OK, &stored)
+}
+
+/// `DELETE /api/v1/namespaces/{ns}`: deletes the namespace's pods, ConfigMaps and Secrets.
+pub async fn delete_namespace<R: Runtime>(
+    State(st): State<Shared<R>>,
+    Path(ns): Path<String>,
+) -> Response {
+    if NAMESPACES.contains(&ns.as_str()) {
+        return ApiError::forbidden("namespaces", &ns, "this namespace may not be deleted")
+            .into_response();
+    }
+    let Some(o) = st.engine.store().object("Namespace", "", &ns) else {
+        return ApiError::not_found("namespaces", &ns).into_response();
+    };
+    for key in st.engine.keys().into_iter().filter(|k| k.namespace == ns) {
+        let _ = st.engine.delete(&key, None);
+    }
+    for kind in ["ConfigMap", "Secret"] {
+        for obj in st.engine.store().objects(kind, Some(&ns)) {
+            if let Some(n) = obj["metadata"]["name"].as_str() {
+                st.engine.store().delete_object(kind, &ns, n);
+            }
+        }
+    }
+    st.engine.store().delete_object("Namespace", "", &ns);
+    json_response(StatusCode::OK, &o)
 }
 
 /// A parsed `fieldSelector` / `labelSelector` of equality terms.
@@ -397,6 +545,9 @@ pub async fn create<R: Runtime>(
         )
         .into_response(),
         _ => pod.metadata.namespace = Some(ns.clone()),
+    }
+    if let Err(e) = require_namespace(&st, &ns) {
+        return e.into_response();
     }
     let name = pod.metadata.name.clone().unwrap_or_default();
     let key = PodKey {

@@ -51,6 +51,14 @@ impl ApiError {
         e.details = Some(json!({"name": name, "kind": resource}));
         e
     }
+    /// 403 `namespaces "default" is forbidden: ...`.
+    pub fn forbidden(resource: &str, name: &str, why: &str) -> Self {
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{resource} \"{name}\" is forbidden: {why}"),
+        )
+    }
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)

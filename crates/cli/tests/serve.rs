@@ -767,3 +767,40 @@ fn insecure_http_serves_loopback_without_a_token() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("only allowed on a loopback address"));
 }
+
+#[test]
+fn namespaces_are_created_required_and_deleted() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file("team.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: team}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: busybox, command: [sleep, '600']}\n");
+    let o = s.kubectl(&["apply", "-f", &f]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("namespaces \"team\" not found"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // `kubectl create namespace` sends protobuf (kubectl's generators do): a clean 415.
+    let o = s.kubectl(&["create", "namespace", "team"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("UnsupportedMediaType"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ns = s.file(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n",
+    );
+    assert_eq!(s.ok(&["apply", "-f", &ns]).trim(), "namespace/team created");
+    assert!(s.ok(&["get", "ns"]).contains("team"));
+    s.ok(&["apply", "-f", &f]);
+    assert!(s.ok(&["get", "pods", "-A"]).contains("team"));
+    s.ok(&["delete", "namespace", "team", "--wait=false"]);
+    s.wait_for("pod of the deleted namespace gone", |s| {
+        !s.ok(&["get", "pods", "-A"]).contains("team")
+    });
+    let o = s.kubectl(&["delete", "namespace", "default"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Forbidden"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

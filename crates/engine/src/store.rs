@@ -122,7 +122,7 @@ impl Store {
                 let kind = o["kind"].as_str().unwrap_or_default().to_string();
                 let ns = o["metadata"]["namespace"]
                     .as_str()
-                    .unwrap_or("default")
+                    .unwrap_or(if kind == "Namespace" { "" } else { "default" })
                     .to_string();
                 let name = o["metadata"]["name"]
                     .as_str()
