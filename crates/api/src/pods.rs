@@ -1035,6 +1035,9 @@ fn list_events<R: Runtime>(
     if let Some(ns) = ns {
         sel.fields.push(("metadata.namespace".into(), ns, true));
     }
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return watch_events(st, sel, q, wants_table(headers));
+    }
     let events: Vec<Event> = st
         .engine
         .store()
@@ -1053,6 +1056,84 @@ fn list_events<R: Runtime>(
         StatusCode::OK,
         &json!({"kind": "EventList", "apiVersion": "v1", "metadata": {"resourceVersion": st.engine.store().resource_version().to_string()}, "items": items}),
     )
+}
+
+/// Events as they are recorded (no resume from an older resourceVersion: events are not kept
+/// in the watch history; a watch from 0 starts with every current event as `ADDED`).
+fn watch_events<R: Runtime>(
+    st: &Shared<R>,
+    sel: Selector,
+    q: &HashMap<String, String>,
+    table: bool,
+) -> Response {
+    let store = st.engine.store().clone();
+    let rx = store.subscribe();
+    let requested: u64 = q
+        .get("resourceVersion")
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    let initial: VecDeque<Event> = if requested == 0 {
+        store.events().into()
+    } else {
+        VecDeque::new()
+    };
+    let deadline = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let render = move |e: &Event, first: bool| -> Bytes {
+        let object = if table {
+            let mut t = event_table(std::slice::from_ref(e));
+            if !first {
+                t["columnDefinitions"] = json!([]);
+            }
+            t
+        } else {
+            with_kind(serde_json::to_value(e).unwrap_or(Value::Null), "Event")
+        };
+        let kind = if e.count.unwrap_or(1) > 1 {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        let mut line = json!({"type": kind, "object": object}).to_string();
+        line.push('\n');
+        Bytes::from(line)
+    };
+    let s = stream::unfold(
+        (initial, rx, true),
+        move |(mut initial, mut rx, mut first)| {
+            let sel = sel.clone();
+            async move {
+                loop {
+                    if let Some(e) = initial.pop_front() {
+                        if sel.matches(|k| event_field(&e, k), &e.metadata.labels) {
+                            let b = render(&e, first);
+                            first = false;
+                            return Some((Ok::<_, std::io::Error>(b), (initial, rx, first)));
+                        }
+                        continue;
+                    }
+                    let next = match deadline {
+                        Some(d) => tokio::time::timeout_at(d, rx.recv()).await.ok(),
+                        None => Some(rx.recv().await),
+                    };
+                    match next {
+                        None | Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                            return None
+                        }
+                        Some(Ok(StoreChange::Event(e))) => initial.push_back(*e),
+                        Some(_) => {}
+                    }
+                }
+            }
+        },
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(s))
+        .unwrap_or_else(|_| ApiError::bad_request("watch").into_response())
 }
 
 /// `GET /api/v1/events`.

@@ -804,3 +804,36 @@ fn namespaces_are_created_required_and_deleted() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn get_events_watch_shows_events_as_they_happen() {
+    let Some(s) = Server::start() else { return };
+    let mut w = Command::new(KUBECTL)
+        .args(["get", "events", "-w"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let f = s.file("ev.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: ev}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: busybox, command: [sleep, '600']}\n");
+    s.ok(&["apply", "-f", &f]);
+    use std::io::BufRead;
+    let out = std::io::BufReader::new(w.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        let done = line.contains("Started");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = w.kill();
+    let _ = w.wait();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("Scheduled") && l.contains("pod/ev")),
+        "{seen:?}"
+    );
+}
