@@ -397,10 +397,7 @@ fn watch_pods<R: Runtime>(
         }
     };
     initial.extend(backlog.into_iter().map(|c| (c.kind.to_string(), c.pod)));
-    let deadline = q
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let deadline = watch_deadline(q);
     let state = (initial, rx, sel, true, deadline);
     let s = stream::unfold(
         state,
@@ -447,11 +444,22 @@ fn watch_pods<R: Runtime>(
             }
         },
     );
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .body(Body::from_stream(s))
-        .unwrap_or_else(|_| ApiError::bad_request("watch").into_response())
+    stream_response("application/json", s)
+}
+
+/// A 200 response streaming `s` (watch events, followed logs), flushed chunk by chunk.
+fn stream_response<S>(content_type: &'static str, s: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    ([("content-type", content_type)], Body::from_stream(s)).into_response()
+}
+
+/// When a watch with `timeoutSeconds` ends.
+fn watch_deadline(q: &HashMap<String, String>) -> Option<tokio::time::Instant> {
+    q.get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s))
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}`.
@@ -985,11 +993,7 @@ pub async fn log<R: Runtime>(
             }
         },
     );
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "text/plain")
-        .body(Body::from_stream(s))
-        .unwrap_or_else(|_| ApiError::bad_request("log").into_response())
+    stream_response("text/plain", s)
 }
 
 const EVENT_FIELDS: &[&str] = &[
@@ -1077,10 +1081,7 @@ fn watch_events<R: Runtime>(
     } else {
         VecDeque::new()
     };
-    let deadline = q
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let deadline = watch_deadline(q);
     let render = move |e: &Event, first: bool| -> Bytes {
         let object = if table {
             let mut t = event_table(std::slice::from_ref(e));
@@ -1129,11 +1130,7 @@ fn watch_events<R: Runtime>(
             }
         },
     );
-    Response::builder()
-        .status(StatusCode::OK)
-        .header("content-type", "application/json")
-        .body(Body::from_stream(s))
-        .unwrap_or_else(|_| ApiError::bad_request("watch").into_response())
+    stream_response("application/json", s)
 }
 
 /// `GET /api/v1/events`.
