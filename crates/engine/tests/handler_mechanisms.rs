@@ -310,3 +310,77 @@ async fn grpc_probes_use_the_standard_health_service() {
         other => panic!("{other:?}"),
     }
 }
+
+/// An HTTPS server with a self-signed certificate answering every connection with `response`.
+async fn https_server(response: &'static str) -> u16 {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = rustls::pki_types::CertificateDer::from(ck.cert.der().to_vec());
+    let key = rustls::pki_types::PrivateKeyDer::try_from(ck.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = l.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let mut buf = vec![0u8; 4096];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn https_probes_and_hooks_do_not_verify_the_certificate() {
+    let port = https_server(R200).await;
+    let https = |path: &str| {
+        HandlerPlan::HttpGet(HttpGetPlan {
+            scheme: HttpScheme::Https,
+            host: None,
+            port,
+            path: path.into(),
+            headers: vec![],
+        })
+    };
+    assert_eq!(
+        run_probe(&target(), ProbeType::Readiness, &probe(https("/healthz"))).await,
+        ProbeOutcome::Success
+    );
+    let port500 = https_server(R500).await;
+    let hook = HandlerPlan::HttpGet(HttpGetPlan {
+        scheme: HttpScheme::Https,
+        host: None,
+        port: port500,
+        path: "/".into(),
+        headers: vec![],
+    });
+    assert_eq!(run_hook(&target(), &hook).await, Ok(()));
+    // Plain HTTP spoken to an HTTPS port fails the handshake: a failure, not a hang.
+    let (plain, _rx) = http_server(vec![R200]).await;
+    let wrong = HandlerPlan::HttpGet(HttpGetPlan {
+        scheme: HttpScheme::Https,
+        host: None,
+        port: plain,
+        path: "/".into(),
+        headers: vec![],
+    });
+    assert!(matches!(
+        run_probe(&target(), ProbeType::Readiness, &probe(wrong)).await,
+        ProbeOutcome::Failure(_)
+    ));
+}
