@@ -343,3 +343,61 @@ fn count_processes(needle: &str) -> usize {
         })
         .count()
 }
+
+#[tokio::test]
+async fn removing_a_sandbox_kills_containers_still_running_and_forgets_them() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let token = 6_000_000 + std::process::id();
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", &format!("exec sleep {token}")))
+        .await
+        .unwrap();
+    assert_eq!(count_processes(&format!("sleep {token}")), 1);
+    rt.remove_sandbox(&sb.id).await.unwrap();
+    assert_eq!(count_processes(&format!("sleep {token}")), 0);
+    assert!(matches!(
+        rt.signal(&c.id, "SIGTERM"),
+        Err(RuntimeError::ContainerNotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_exec_whose_caller_goes_away_does_not_outlive_it() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600"))
+        .await
+        .unwrap();
+    let token = 7_000_000 + std::process::id();
+    let argv: Vec<String> = vec!["sleep".into(), token.to_string()];
+    let mut cmd = rt.exec_command(&c.id, &argv).unwrap();
+    let child = cmd.spawn().unwrap();
+    let needle = format!("sleep {token}");
+    // The needle matches both the exec monitor's command line and the command's.
+    for _ in 0..500 {
+        if count_processes(&needle) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(count_processes(&needle), 2);
+    drop(child); // kill_on_drop: the exec monitor is killed ...
+    let mut gone = false;
+    for _ in 0..500 {
+        // ... and the command inside the container with it (the needle also matches the
+        // monitor's own command line, so wait for both).
+        if count_processes(&needle) == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the exec'd command outlived its monitor");
+    rt.signal(&c.id, "SIGKILL").unwrap();
+    rt.wait(&c.id).await.unwrap();
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}

@@ -70,6 +70,7 @@ struct SandboxEntry {
 }
 
 struct ContainerEntry {
+    sandbox: SandboxId,
     pid: i32,
     cwd: String,
     exit: watch::Receiver<Option<ExitStatus>>,
@@ -247,6 +248,28 @@ impl Runtime for LinuxRuntime {
         let Some(entry) = entry else {
             return Err(RuntimeError::SandboxNotFound(id.clone()));
         };
+        // Stragglers first (StopPodSandbox), then forget the pod's containers.
+        let containers: Vec<(ContainerId, i32, watch::Receiver<Option<ExitStatus>>)> = self
+            .lock()
+            .containers
+            .iter()
+            .filter(|(_, c)| c.sandbox == *id)
+            .map(|(cid, c)| (cid.clone(), c.pid, c.exit.clone()))
+            .collect();
+        for (_, pid, exit) in &containers {
+            let mut exit = exit.clone();
+            let running = exit.borrow().is_none();
+            if running && *pid > 0 {
+                let _ = nix::sys::signal::kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                let _ = exit.wait_for(Option::is_some).await;
+            }
+        }
+        {
+            let mut st = self.lock();
+            for (cid, _, _) in &containers {
+                st.containers.remove(cid);
+            }
+        }
         if let Some(mut child) = entry.child {
             let _ = child.kill().await;
         }
@@ -334,6 +357,7 @@ impl Runtime for LinuxRuntime {
         self.lock().containers.insert(
             id.clone(),
             ContainerEntry {
+                sandbox: sandbox.clone(),
                 pid,
                 cwd: spec.working_dir.clone(),
                 exit: rx,

@@ -573,6 +573,8 @@ fn exec(args: &[String]) -> i32 {
     }
     let child = match sys::fork() {
         Ok(ForkResult::Child) => {
+            // The command dies with its exec monitor (a client that goes away ends it).
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
             let _ = nix::unistd::chdir(if cwd.is_empty() { "/" } else { cwd.as_str() });
             let program = resolve_program(&argv[0], &env);
             let prog =
