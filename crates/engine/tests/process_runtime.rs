@@ -401,3 +401,42 @@ async fn an_exec_whose_caller_goes_away_does_not_outlive_it() {
     rt.wait(&c.id).await.unwrap();
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
+
+#[tokio::test]
+async fn share_process_namespace_puts_the_pods_containers_in_one_pid_namespace() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = rt
+        .create_sandbox(&SandboxSpec {
+            pod: pod(),
+            uid: "uid".into(),
+            hostname: "shared".into(),
+            pod_dir: d.path().to_path_buf(),
+            share_process_namespace: true,
+        })
+        .await
+        .unwrap();
+    let token = 8_000_000 + std::process::id();
+    let a = rt
+        .start_container(&sb.id, &spec(d.path(), "a", &format!("exec sleep {token}")))
+        .await
+        .unwrap();
+    // B sees A's process, and B's shell is not PID 1 (the pause process is).
+    let b = rt
+        .start_container(&sb.id, &spec(d.path(), "b", &format!("echo $$; for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done | grep -cx 'sleep {token} '")))
+        .await
+        .unwrap();
+    rt.wait(&b.id).await.unwrap();
+    let log = std::fs::read_to_string(d.path().join("b.log")).unwrap();
+    let mut lines = log.lines();
+    assert_ne!(lines.next(), Some("1"), "{log}");
+    assert_eq!(lines.next(), Some("1"), "{log}");
+    // Not PID 1: SIGTERM reaches `sleep` and its default action ends it.
+    rt.signal(&a.id, "SIGTERM").unwrap();
+    let st = rt.wait(&a.id).await.unwrap();
+    assert_eq!(st.signal, Some(15));
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}

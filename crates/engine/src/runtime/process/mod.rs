@@ -67,6 +67,7 @@ struct SandboxEntry {
     child: Option<Child>,
     pid: i32,
     hostname: String,
+    share_pid: bool,
 }
 
 struct ContainerEntry {
@@ -191,6 +192,7 @@ impl Runtime for LinuxRuntime {
                     child: None,
                     pid: 0,
                     hostname: spec.hostname.clone(),
+                    share_pid: false,
                 },
             );
             return Ok(SandboxInfo {
@@ -199,14 +201,12 @@ impl Runtime for LinuxRuntime {
             });
         }
         let mut cmd = self.shim();
+        let flag = |b: bool| if b { "1" } else { "0" };
         cmd.args([
             "sandbox",
             &spec.hostname,
-            if self.config.die_with_parent {
-                "1"
-            } else {
-                "0"
-            },
+            flag(self.config.die_with_parent),
+            flag(spec.share_process_namespace),
         ]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(err)?;
@@ -215,8 +215,8 @@ impl Runtime for LinuxRuntime {
             .take()
             .ok_or_else(|| err(io::Error::other("no stdout")))?;
         let mut lines = BufReader::new(stdout).lines();
-        match read_report(&mut lines).await {
-            Some(Report::Ready) => {}
+        let pid = match read_report(&mut lines).await {
+            Some(Report::Ready { pid }) => pid,
             _ => {
                 let mut stderr = String::new();
                 if let Some(mut e) = child.stderr.take() {
@@ -228,8 +228,7 @@ impl Runtime for LinuxRuntime {
                     stderr.trim()
                 ))));
             }
-        }
-        let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        };
         // 127.244.<n / 250>.<n % 250 + 2>: unique per sandbox, local to the pod's namespace.
         let pod_ip = format!("127.244.{}.{}", (n / 250) % 256, n % 250 + 2);
         self.lock().sandboxes.insert(
@@ -238,6 +237,7 @@ impl Runtime for LinuxRuntime {
                 child: Some(child),
                 pid,
                 hostname: spec.hostname.clone(),
+                share_pid: spec.share_process_namespace,
             },
         );
         Ok(SandboxInfo { id, pod_ip })
@@ -286,13 +286,13 @@ impl Runtime for LinuxRuntime {
             container: spec.name.clone(),
             source,
         };
-        let (sandbox_pid, hostname) = {
+        let (sandbox_pid, hostname, share_pid) = {
             let st = self.lock();
             let s = st
                 .sandboxes
                 .get(sandbox)
                 .ok_or_else(|| RuntimeError::SandboxNotFound(sandbox.clone()))?;
-            (s.pid, s.hostname.clone())
+            (s.pid, s.hostname.clone(), s.share_pid)
         };
         let n = self.next.fetch_add(1, Ordering::SeqCst);
         let id = ContainerId(format!(
@@ -302,6 +302,7 @@ impl Runtime for LinuxRuntime {
         let config = ContainerConfig {
             sandbox_pid,
             namespaces: self.isolation == Isolation::Namespaces,
+            share_pid,
             die_with_parent: self.config.die_with_parent,
             hostname,
             argv: spec.argv.clone(),

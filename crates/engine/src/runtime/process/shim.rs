@@ -36,6 +36,9 @@ pub struct ContainerConfig {
     pub sandbox_pid: i32,
     /// Whether to create mount + PID namespaces for the container.
     pub namespaces: bool,
+    /// Join the pod's PID namespace (`shareProcessNamespace`) instead of creating one.
+    #[serde(default)]
+    pub share_pid: bool,
     /// Die when the supervisor dies.
     pub die_with_parent: bool,
     /// HOSTNAME.
@@ -56,8 +59,12 @@ pub struct ContainerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Report {
-    /// The sandbox namespaces exist.
-    Ready,
+    /// The sandbox namespaces exist; `pid` is the process holding them (the pod's PID 1 when
+    /// the pod shares one PID namespace).
+    Ready {
+        /// Host pid whose `/proc/<pid>/ns/*` are the pod's namespaces.
+        pid: i32,
+    },
     /// The entrypoint was exec'd; host pid of the container's main process.
     Started {
         /// Host pid.
@@ -93,6 +100,7 @@ pub fn shim_main(args: Vec<String>) -> i32 {
         Some("sandbox") => sandbox(
             args.get(1).map_or("pod", String::as_str),
             args.get(2).is_some_and(|a| a == "1"),
+            args.get(3).is_some_and(|a| a == "1"),
         ),
         Some("container") => match args.get(1) {
             Some(path) => container(Path::new(path)),
@@ -106,7 +114,7 @@ pub fn shim_main(args: Vec<String>) -> i32 {
     }
 }
 
-fn sandbox(hostname: &str, die_with_parent: bool) -> i32 {
+fn sandbox(hostname: &str, die_with_parent: bool, share_pid: bool) -> i32 {
     if die_with_parent {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     }
@@ -131,9 +139,44 @@ fn sandbox(hostname: &str, die_with_parent: bool) -> i32 {
             return 1;
         }
     }
-    report(&Report::Ready);
-    loop {
-        nix::unistd::pause();
+    if !share_pid {
+        report(&Report::Ready {
+            pid: nix::unistd::getpid().as_raw(),
+        });
+        loop {
+            nix::unistd::pause();
+        }
+    }
+    // `shareProcessNamespace`: a pause process is PID 1 of the pod's PID namespace and reaps
+    // every orphan in it, as the pause container does.
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWPID) {
+        eprintln!("unshare pid namespace: {e}");
+        return 1;
+    }
+    match sys::fork() {
+        Ok(ForkResult::Child) => {
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            loop {
+                match waitpid(Pid::from_raw(-1), None) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(_) => {
+                        nix::unistd::pause();
+                    }
+                }
+            }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            report(&Report::Ready {
+                pid: child.as_raw(),
+            });
+            loop {
+                nix::unistd::pause();
+            }
+        }
+        Err(e) => {
+            eprintln!("fork: {e}");
+            1
+        }
     }
 }
 
@@ -293,6 +336,7 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
     // PID 1 of a new PID namespace sees its parent as pid 0.
     let ppid = nix::unistd::getppid();
     if ppid != monitor && !(cfg.namespaces && ppid.as_raw() == 0) {
+        // (In a shared pod PID namespace the monitor is outside it too: ppid is 0 as well.)
         return fail("monitor exited", Errno::ESRCH);
     }
     if cfg.namespaces {
@@ -425,16 +469,24 @@ fn container(config_path: &Path) -> i32 {
     let _ = nix::sys::prctl::set_child_subreaper(true);
     if cfg.namespaces {
         if cfg.sandbox_pid > 0 {
-            let kinds = [
+            let mut kinds = vec![
                 ("net", CloneFlags::CLONE_NEWNET),
                 ("uts", CloneFlags::CLONE_NEWUTS),
                 ("ipc", CloneFlags::CLONE_NEWIPC),
             ];
+            if cfg.share_pid {
+                kinds.push(("pid", CloneFlags::CLONE_NEWPID));
+            }
             if let Err((step, e)) = join_namespaces(cfg.sandbox_pid, &kinds) {
                 return start_failed(step, e);
             }
         }
-        if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID) {
+        let new_pid = if cfg.share_pid && cfg.sandbox_pid > 0 {
+            CloneFlags::empty()
+        } else {
+            CloneFlags::CLONE_NEWPID
+        };
+        if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | new_pid) {
             return start_failed("unshare mount and pid namespaces".into(), e);
         }
         if let Err(e) = mount(
