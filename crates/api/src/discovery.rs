@@ -4,6 +4,8 @@
 
 use serde_json::{json, Value};
 
+use crate::resource::Resource;
+
 /// `GET /version`.
 pub fn version() -> Value {
     json!({
@@ -24,38 +26,14 @@ pub fn apis() -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
 }
 
-fn resource(
-    name: &str,
-    singular: &str,
-    kind: &str,
-    namespaced: bool,
-    verbs: &[&str],
-    short: &[&str],
-) -> Value {
-    let mut r = json!({"name": name, "singularName": singular, "namespaced": namespaced, "kind": kind, "verbs": verbs});
-    if !short.is_empty() {
-        r["shortNames"] = json!(short);
-    }
-    if name == "pods" {
-        r["categories"] = json!(["all"]);
-    }
-    r
-}
-
-/// `GET /api/v1`.
-pub fn api_v1() -> Value {
-    let crud = ["create", "delete", "get", "list", "patch", "watch"];
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": [
-        resource("pods", "pod", "Pod", true, &crud, &["po"]),
-        resource("pods/log", "", "Pod", true, &["get"], &[]),
-        resource("pods/exec", "", "PodExecOptions", true, &["create", "get"], &[]),
-        resource("pods/portforward", "", "PodPortForwardOptions", true, &["create", "get"], &[]),
-        resource("pods/status", "", "Pod", true, &["get"], &[]),
-        resource("configmaps", "configmap", "ConfigMap", true, &crud, &["cm"]),
-        resource("secrets", "secret", "Secret", true, &crud, &[]),
-        resource("events", "event", "Event", true, &["get", "list", "watch"], &["ev"]),
-        resource("namespaces", "namespace", "Namespace", false, &["create", "delete", "get", "list"], &["ns"]),
-    ]})
+/// `GET /api/v1`: the core group's resources, from the resource table.
+pub fn api_v1(served: &[Resource]) -> Value {
+    let resources: Vec<Value> = served
+        .iter()
+        .filter(|r| r.group.is_empty())
+        .flat_map(Resource::discovery)
+        .collect();
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources})
 }
 
 /// `GET /openapi/v3`.
@@ -63,32 +41,28 @@ pub fn openapi_v3_root() -> Value {
     json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=podvisor1"}}})
 }
 
-/// `GET /openapi/v3/api/v1`: one patch operation per kind advertising `fieldValidation`.
-pub fn openapi_v3_core() -> Value {
+/// `GET /openapi/v3/api/v1`: one patch operation per patchable kind advertising
+/// `fieldValidation` (so `kubectl apply` validates server-side).
+pub fn openapi_v3_core(served: &[Resource]) -> Value {
     let mut paths = serde_json::Map::new();
-    for (res, kind) in [
-        ("pods", "Pod"),
-        ("configmaps", "ConfigMap"),
-        ("secrets", "Secret"),
-    ] {
+    for r in served
+        .iter()
+        .filter(|r| r.group.is_empty() && r.verbs.contains(&"patch"))
+    {
+        let path = if r.namespaced {
+            format!("/api/v1/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("/api/v1/{}/{{name}}", r.plural)
+        };
         paths.insert(
-            format!("/api/v1/namespaces/{{namespace}}/{res}/{{name}}"),
+            path,
             json!({"patch": {
                 "x-kubernetes-action": "patch",
-                "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": kind},
+                "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
                 "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "OK"}},
             }}),
         );
     }
-    paths.insert(
-        "/api/v1/namespaces/{name}".to_string(),
-        json!({"patch": {
-            "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": {"group": "", "version": "v1", "kind": "Namespace"},
-            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "OK"}},
-        }}),
-    );
     json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths, "components": {"schemas": {}}})
 }

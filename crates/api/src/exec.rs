@@ -12,7 +12,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use podvisor_engine::runtime::Runtime;
 use podvisor_lifecycle::plan::PodKey;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,8 +58,8 @@ fn percent_decode(s: &str) -> String {
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/exec` (WebSocket) and the SPDY `POST` fallback,
 /// which is answered with a Status.
-pub async fn exec<R: Runtime>(
-    State(st): State<Shared<R>>,
+pub async fn exec(
+    State(st): State<Shared>,
     Path((ns, name)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,

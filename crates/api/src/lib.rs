@@ -1,39 +1,48 @@
 //! podvisor's kubectl-compatible API: Kubernetes REST over the engine's store and handle.
-//! Reads come from the store; writes go through the engine. Nothing here touches a runtime.
+//! Reads come from the store; writes are commands through the [`EngineHandle`]. Nothing here
+//! touches a runtime or writes the store. Served kinds are listed once, in [`served`].
 //! See kubectl-api.md for what kubectl 1.32 sends and expects.
 
 pub mod discovery;
+pub mod events;
 pub mod exec;
+pub mod http;
+pub mod logs;
+pub mod namespaces;
 pub mod objects;
+pub mod patch;
 pub mod pods;
 pub mod portforward;
+pub mod resource;
+pub mod selectors;
 pub mod server;
 pub mod smp;
 pub mod spdy;
 pub mod status;
 pub mod table;
+pub mod watch;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use podvisor_engine::runtime::Runtime;
-use podvisor_engine::Engine;
+use podvisor_engine::EngineHandle;
 
+pub use http::wants_table;
+pub use resource::Resource;
 pub use status::ApiError;
 
 /// Largest accepted request body (the apiserver's limit is 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// What every handler sees.
-pub struct ApiState<R: Runtime> {
-    /// The engine (writes) and its store (reads).
-    pub engine: Arc<Engine<R>>,
+pub struct ApiState {
+    /// The engine (writes, through commands) and its store (reads).
+    pub engine: EngineHandle,
     /// The bearer token every request must carry (`None`: loopback http without auth).
     pub token: Option<String>,
     /// `host:port` the server answers on.
@@ -41,9 +50,24 @@ pub struct ApiState<R: Runtime> {
 }
 
 /// Shared state handle.
-pub type Shared<R> = Arc<ApiState<R>>;
+pub type Shared = Arc<ApiState>;
 
-async fn auth<R: Runtime>(State(st): State<Shared<R>>, req: Request, next: Next) -> Response {
+/// Every served resource with its routes: the one table discovery and the router read. A new
+/// kind is a module with a [`Resource`] and a `routes()` function, and a line here.
+pub fn served() -> Vec<(Resource, Router<Shared>)> {
+    vec![
+        (pods::RESOURCE, pods::routes()),
+        (
+            objects::CONFIG_MAPS,
+            objects::routes(objects::Kind::ConfigMap),
+        ),
+        (objects::SECRETS, objects::routes(objects::Kind::Secret)),
+        (events::RESOURCE, events::routes()),
+        (namespaces::RESOURCE, namespaces::routes()),
+    ]
+}
+
+async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
     if let Some(token) = &st.token {
         let ok = req
             .headers()
@@ -62,18 +86,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether the client asked for a Table (`kubectl get` without `-o`).
-pub fn wants_table(headers: &HeaderMap) -> bool {
-    headers
-        .get("accept")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("as=Table"))
-}
-
-/// The routing table.
-pub fn router<R: Runtime>(state: Shared<R>) -> Router {
+/// The routing table: discovery, then every served resource's routes.
+pub fn router(state: Shared) -> Router {
     let addr = state.address.clone();
-    Router::new()
+    let served = served();
+    let resources: Vec<Resource> = served.iter().map(|(r, _)| *r).collect();
+    let core = discovery::api_v1(&resources);
+    let openapi = discovery::openapi_v3_core(&resources);
+    let mut app = Router::new()
         .route("/version", get(|| async { Json(discovery::version()) }))
         .route("/version/", get(|| async { Json(discovery::version()) }))
         .route(
@@ -81,80 +101,19 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
             get(move || async move { Json(discovery::api(&addr)) }),
         )
         .route("/apis", get(|| async { Json(discovery::apis()) }))
-        .route("/api/v1", get(|| async { Json(discovery::api_v1()) }))
+        .route("/api/v1", get(move || async move { Json(core) }))
         .route(
             "/openapi/v3",
             get(|| async { Json(discovery::openapi_v3_root()) }),
         )
         .route(
             "/openapi/v3/api/v1",
-            get(|| async { Json(discovery::openapi_v3_core()) }),
-        )
-        .route(
-            "/api/v1/namespaces",
-            get(pods::list_namespaces::<R>).post(pods::create_namespace::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}",
-            get(pods::get_namespace::<R>)
-                .delete(pods::delete_namespace::<R>)
-                .patch(pods::patch_namespace::<R>),
-        )
-        .route("/api/v1/pods", get(pods::list_all::<R>))
-        .route(
-            "/api/v1/namespaces/{ns}/pods",
-            get(pods::list::<R>).post(pods::create::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/pods/{name}",
-            get(pods::get_one::<R>)
-                .delete(pods::delete::<R>)
-                .patch(pods::patch::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/pods/{name}/status",
-            get(pods::get_one::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/pods/{name}/log",
-            get(pods::log::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/pods/{name}/exec",
-            get(exec::exec::<R>).post(exec::exec::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/pods/{name}/portforward",
-            get(portforward::portforward::<R>).post(portforward::portforward::<R>),
-        )
-        .route(
-            "/api/v1/configmaps",
-            get(objects::config_maps::list_all::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/configmaps",
-            get(objects::config_maps::list_ns::<R>).post(objects::config_maps::create::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/configmaps/{name}",
-            get(objects::config_maps::get_one::<R>)
-                .patch(objects::config_maps::patch::<R>)
-                .delete(objects::config_maps::delete::<R>),
-        )
-        .route("/api/v1/secrets", get(objects::secrets::list_all::<R>))
-        .route(
-            "/api/v1/namespaces/{ns}/secrets",
-            get(objects::secrets::list_ns::<R>).post(objects::secrets::create::<R>),
-        )
-        .route(
-            "/api/v1/namespaces/{ns}/secrets/{name}",
-            get(objects::secrets::get_one::<R>)
-                .patch(objects::secrets::patch::<R>)
-                .delete(objects::secrets::delete::<R>),
-        )
-        .route("/api/v1/events", get(pods::events_all::<R>))
-        .route("/api/v1/namespaces/{ns}/events", get(pods::events::<R>))
-        .fallback(|req: Request<Body>| async move { ApiError::no_route(req.uri().path()) })
+            get(move || async move { Json(openapi) }),
+        );
+    for (_, routes) in served {
+        app = app.merge(routes);
+    }
+    app.fallback(|req: Request<Body>| async move { ApiError::no_route(req.uri().path()) })
         .method_not_allowed_fallback(|req: Request<Body>| async move {
             ApiError::method_not_allowed(format!(
                 "the server does not allow this method on the requested resource ({} {})",
@@ -162,6 +121,6 @@ pub fn router<R: Runtime>(state: Shared<R>) -> Router {
                 req.uri().path()
             ))
         })
-        .layer(middleware::from_fn_with_state(state.clone(), auth::<R>))
+        .layer(middleware::from_fn_with_state(state.clone(), auth))
         .with_state(state)
 }

@@ -1,19 +1,20 @@
 //! ConfigMaps and Secrets: create, get, list, patch and delete, stored durably and handed to
 //! the engine for pods' environment and volumes (the apiserver's configmap/secret registries).
 
-use std::collections::HashMap;
-
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use podvisor_engine::runtime::Runtime;
+use podvisor_engine::ids::new_uid;
+use podvisor_engine::WriteMode;
 use serde_json::{json, Value};
 
-use crate::pods::new_uid;
+use crate::http::{
+    creation_timestamp, json_body, json_response, read_body, wants_table, ApiResult,
+};
+use crate::resource::{Resource, CRUD};
 use crate::table::human_duration;
-use crate::{wants_table, ApiError, Shared, MAX_BODY};
+use crate::{ApiError, Shared};
 
 /// Which kind a route serves.
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +23,76 @@ pub enum Kind {
     ConfigMap,
     /// Secret.
     Secret,
+}
+
+/// `configmaps` in the core group.
+pub const CONFIG_MAPS: Resource = Resource {
+    group: "",
+    version: "v1",
+    plural: "configmaps",
+    singular: "configmap",
+    kind: "ConfigMap",
+    namespaced: true,
+    verbs: CRUD,
+    short_names: &["cm"],
+    categories: &[],
+    subresources: &[],
+};
+
+/// `secrets` in the core group.
+pub const SECRETS: Resource = Resource {
+    group: "",
+    version: "v1",
+    plural: "secrets",
+    singular: "secret",
+    kind: "Secret",
+    namespaced: true,
+    verbs: CRUD,
+    short_names: &[],
+    categories: &[],
+    subresources: &[],
+};
+
+/// The routes of one of these kinds.
+pub fn routes(kind: Kind) -> axum::Router<Shared> {
+    use axum::routing::get;
+    let plural = kind.resource();
+    axum::Router::new()
+        .route(
+            &format!("/api/v1/{plural}"),
+            get(move |st: State<Shared>, h: HeaderMap| list(kind, st, None, h)),
+        )
+        .route(
+            &format!("/api/v1/namespaces/{{ns}}/{plural}"),
+            get(
+                move |st: State<Shared>, Path(ns): Path<String>, h: HeaderMap| {
+                    list(kind, st, Some(ns), h)
+                },
+            )
+            .post(
+                move |st: State<Shared>, Path(ns): Path<String>, h: HeaderMap, body: Body| {
+                    create(kind, st, ns, h, body)
+                },
+            ),
+        )
+        .route(
+            &format!("/api/v1/namespaces/{{ns}}/{plural}/{{name}}"),
+            get(
+                move |st: State<Shared>, Path((ns, name)): Path<(String, String)>, h: HeaderMap| {
+                    get_one(kind, st, ns, name, h)
+                },
+            )
+            .patch(
+                move |st: State<Shared>, Path((ns, name)): Path<(String, String)>, body: Body| {
+                    patch(kind, st, ns, name, body)
+                },
+            )
+            .delete(
+                move |st: State<Shared>, Path((ns, name)): Path<(String, String)>| {
+                    delete(kind, st, ns, name)
+                },
+            ),
+        )
 }
 
 impl Kind {
@@ -37,10 +108,6 @@ impl Kind {
             Kind::Secret => "secrets",
         }
     }
-}
-
-fn respond(code: StatusCode, v: &Value) -> Response {
-    (code, [("content-type", "application/json")], v.to_string()).into_response()
 }
 
 /// Decodes, normalises (a Secret's `stringData` goes into `data`) and validates an object.
@@ -83,10 +150,6 @@ fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-fn sync_engine<R: Runtime>(st: &Shared<R>) {
-    st.engine.set_objects(st.engine.store().config_objects());
-}
-
 fn table(kind: Kind, items: &[Value]) -> Value {
     let rows: Vec<Value> = items
         .iter()
@@ -118,188 +181,106 @@ fn table(kind: Kind, items: &[Value]) -> Value {
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": cols, "rows": rows})
 }
 
-/// `GET /api/v1/namespaces/{ns}/{configmaps|secrets}`.
-pub async fn list<R: Runtime>(
+/// `GET /api/v1/[namespaces/{ns}/]{configmaps|secrets}`.
+pub async fn list(
     kind: Kind,
-    st: Shared<R>,
+    State(st): State<Shared>,
     ns: Option<String>,
     headers: HeaderMap,
-) -> Response {
-    let items = st.engine.store().objects(kind.name(), ns.as_deref());
+) -> ApiResult {
+    let (items, rv) = st.engine.store().list_objects(kind.name(), ns.as_deref());
     if wants_table(&headers) {
-        return respond(StatusCode::OK, &table(kind, &items));
+        return Ok(json_response(StatusCode::OK, &table(kind, &items)));
     }
-    respond(
-        StatusCode::OK,
-        &json!({"kind": format!("{}List", kind.name()), "apiVersion": "v1",
-        "metadata": {"resourceVersion": st.engine.store().resource_version().to_string()}, "items": items}),
-    )
+    Ok(crate::http::list_response(
+        &format!("{}List", kind.name()),
+        "v1",
+        items,
+        rv,
+    ))
 }
 
 /// `GET .../{name}`.
-pub async fn get<R: Runtime>(
+pub async fn get_one(
     kind: Kind,
-    st: Shared<R>,
+    State(st): State<Shared>,
     ns: String,
     name: String,
     headers: HeaderMap,
-) -> Response {
-    match st.engine.store().object(kind.name(), &ns, &name) {
-        Some(o) if wants_table(&headers) => respond(StatusCode::OK, &table(kind, &[o])),
-        Some(o) => respond(StatusCode::OK, &o),
-        None => ApiError::not_found(kind.resource(), &name).into_response(),
+) -> ApiResult {
+    let o = st
+        .engine
+        .store()
+        .object(kind.name(), &ns, &name)
+        .ok_or_else(|| ApiError::not_found(kind.resource(), &name))?;
+    if wants_table(&headers) {
+        return Ok(json_response(StatusCode::OK, &table(kind, &[o])));
     }
+    Ok(json_response(StatusCode::OK, &o))
 }
 
 /// `POST .../{configmaps|secrets}`.
-pub async fn create<R: Runtime>(
+pub async fn create(
     kind: Kind,
-    st: Shared<R>,
+    State(st): State<Shared>,
     ns: String,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: Body,
-) -> Response {
-    if let Err(e) = crate::pods::require_json(headers) {
-        return e.into_response();
-    }
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return ApiError::too_large(MAX_BODY).into_response(),
-    };
-    let v: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return ApiError::bad_request(format!("decoding {}: {e}", kind.name())).into_response()
-        }
-    };
-    let mut o = match normalise(kind, v) {
-        Ok(o) => o,
-        Err(e) => return e.into_response(),
-    };
+) -> ApiResult {
+    let v = json_body(&headers, body, kind.name()).await?;
+    let mut o = normalise(kind, v)?;
     let name = o["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     if st.engine.store().object(kind.name(), &ns, &name).is_some() {
-        return ApiError::already_exists(kind.resource(), &name).into_response();
+        return Err(ApiError::already_exists(kind.resource(), &name));
     }
     o["metadata"]["namespace"] = json!(ns);
     o["metadata"]["uid"] = json!(new_uid());
-    o["metadata"]["creationTimestamp"] = json!(jiff::Timestamp::from_second(
-        jiff::Timestamp::now().as_second()
-    )
-    .unwrap_or(jiff::Timestamp::now())
-    .to_string());
-    let stored = st.engine.store().put_object(kind.name(), &ns, &name, o);
-    sync_engine(&st);
-    respond(StatusCode::CREATED, &stored)
+    o["metadata"]["creationTimestamp"] = creation_timestamp();
+    let stored = st
+        .engine
+        .put_object(kind.resource(), WriteMode::Create, o)
+        .await?;
+    Ok(json_response(StatusCode::CREATED, &stored))
 }
 
 /// `PATCH .../{name}` (strategic-merge or merge patch: the same for these kinds, which have no
 /// lists with merge keys).
-pub async fn patch<R: Runtime>(
+pub async fn patch(
     kind: Kind,
-    st: Shared<R>,
+    State(st): State<Shared>,
     ns: String,
     name: String,
     body: Body,
-) -> Response {
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => return ApiError::too_large(MAX_BODY).into_response(),
-    };
-    let patch: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => return ApiError::bad_request(format!("invalid patch: {e}")).into_response(),
-    };
-    let Some(mut o) = st.engine.store().object(kind.name(), &ns, &name) else {
-        return ApiError::not_found(kind.resource(), &name).into_response();
-    };
+) -> ApiResult {
+    let bytes = read_body(body).await?;
+    let patch: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("invalid patch: {e}")))?;
+    let mut o = st
+        .engine
+        .store()
+        .object(kind.name(), &ns, &name)
+        .ok_or_else(|| ApiError::not_found(kind.resource(), &name))?;
     crate::smp::apply(&mut o, &patch);
-    let mut o = match normalise(kind, o) {
-        Ok(o) => o,
-        Err(e) => return e.into_response(),
-    };
+    let mut o = normalise(kind, o)?;
     o["metadata"]["namespace"] = json!(ns);
-    let stored = st.engine.store().put_object(kind.name(), &ns, &name, o);
-    sync_engine(&st);
-    respond(StatusCode::OK, &stored)
+    let stored = st
+        .engine
+        .put_object(kind.resource(), WriteMode::Update, o)
+        .await?;
+    Ok(json_response(StatusCode::OK, &stored))
 }
 
 /// `DELETE .../{name}`.
-pub async fn delete<R: Runtime>(kind: Kind, st: Shared<R>, ns: String, name: String) -> Response {
-    match st.engine.store().delete_object(kind.name(), &ns, &name) {
-        Some(_) => {
-            sync_engine(&st);
-            respond(
-                StatusCode::OK,
-                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "kind": kind.resource()}}),
-            )
-        }
-        None => ApiError::not_found(kind.resource(), &name).into_response(),
-    }
+pub async fn delete(kind: Kind, State(st): State<Shared>, ns: String, name: String) -> ApiResult {
+    st.engine
+        .delete_object(kind.name(), kind.resource(), &ns, &name)
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+        "details": {"name": name, "kind": kind.resource()}}),
+    ))
 }
-
-type P = Query<HashMap<String, String>>;
-
-macro_rules! routes_for {
-    ($modname:ident, $kind:expr) => {
-        /// Handlers for one kind.
-        pub mod $modname {
-            use super::*;
-            /// List in a namespace.
-            pub async fn list_ns<R: Runtime>(
-                State(st): State<Shared<R>>,
-                Path(ns): Path<String>,
-                _q: P,
-                h: HeaderMap,
-            ) -> Response {
-                super::list($kind, st, Some(ns), h).await
-            }
-            /// List everywhere.
-            pub async fn list_all<R: Runtime>(
-                State(st): State<Shared<R>>,
-                _q: P,
-                h: HeaderMap,
-            ) -> Response {
-                super::list($kind, st, None, h).await
-            }
-            /// Get one.
-            pub async fn get_one<R: Runtime>(
-                State(st): State<Shared<R>>,
-                Path((ns, name)): Path<(String, String)>,
-                h: HeaderMap,
-            ) -> Response {
-                super::get($kind, st, ns, name, h).await
-            }
-            /// Create.
-            pub async fn create<R: Runtime>(
-                State(st): State<Shared<R>>,
-                Path(ns): Path<String>,
-                h: HeaderMap,
-                body: Body,
-            ) -> Response {
-                super::create($kind, st, ns, &h, body).await
-            }
-            /// Patch.
-            pub async fn patch<R: Runtime>(
-                State(st): State<Shared<R>>,
-                Path((ns, name)): Path<(String, String)>,
-                body: Body,
-            ) -> Response {
-                super::patch($kind, st, ns, name, body).await
-            }
-            /// Delete.
-            pub async fn delete<R: Runtime>(
-                State(st): State<Shared<R>>,
-                Path((ns, name)): Path<(String, String)>,
-            ) -> Response {
-                super::delete($kind, st, ns, name).await
-            }
-        }
-    };
-}
-
-routes_for!(config_maps, Kind::ConfigMap);
-routes_for!(secrets, Kind::Secret);

@@ -13,7 +13,6 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use podvisor_engine::runtime::Runtime;
 use podvisor_lifecycle::plan::PodKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -25,8 +24,8 @@ use crate::spdy::{
 use crate::{ApiError, Shared};
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}/portforward`.
-pub async fn portforward<R: Runtime>(
-    State(st): State<Shared<R>>,
+pub async fn portforward(
+    State(st): State<Shared>,
     Path((ns, name)): Path<(String, String)>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -69,7 +68,7 @@ fn u32_at(b: &[u8], i: usize) -> Option<u32> {
         .map(|s| u32::from_be_bytes([s[0] & 0x7f, s[1], s[2], s[3]]))
 }
 
-async fn session<R: Runtime>(socket: WebSocket, st: Shared<R>, key: PodKey) {
+async fn session(socket: WebSocket, st: Shared, key: PodKey) {
     let (mut sink, mut source) = socket.split();
     let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
@@ -177,8 +176,8 @@ async fn session<R: Runtime>(socket: WebSocket, st: Shared<R>, key: PodKey) {
 }
 
 /// Splices one data stream to a connection into the pod.
-async fn forward<R: Runtime>(
-    st: Shared<R>,
+async fn forward(
+    st: Shared,
     key: PodKey,
     port: u16,
     data_id: u32,

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use podvisor_engine::EngineError;
 use serde_json::{json, Value};
 
 /// An API error rendered as a Kubernetes `Status`.
@@ -129,6 +130,26 @@ impl ApiError {
             v["details"] = d.clone();
         }
         v
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::AlreadyExists { resource, name, .. } => {
+                ApiError::already_exists(&resource, &name)
+            }
+            EngineError::NotFound { resource, name, .. } => ApiError::not_found(&resource, &name),
+            EngineError::Forbidden {
+                resource,
+                name,
+                why,
+            } => ApiError::forbidden(&resource, &name, &why),
+            EngineError::Stopped => ApiError::new(503, "ServiceUnavailable", e.to_string()),
+            other @ (EngineError::Connect { .. } | EngineError::NotRunning { .. }) => {
+                ApiError::bad_request(other.to_string())
+            }
+        }
     }
 }
 

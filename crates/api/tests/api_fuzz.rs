@@ -8,11 +8,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use podvisor_api::{router, ApiState};
 use podvisor_engine::runtime::fake::FakeRuntime;
-use podvisor_engine::{Engine, EngineConfig};
+use podvisor_engine::EngineConfig;
 use tower::ServiceExt;
 
 fn app(dir: &tempfile::TempDir) -> axum::Router {
-    let engine = Arc::new(Engine::new(
+    let engine = podvisor_engine::start_in_memory(
         FakeRuntime::new(),
         EngineConfig {
             state_dir: dir.path().to_path_buf(),
@@ -20,7 +20,7 @@ fn app(dir: &tempfile::TempDir) -> axum::Router {
             host_ip: "127.0.0.1".into(),
             remove_deleted_pods: true,
         },
-    ));
+    );
     router(Arc::new(ApiState {
         engine,
         token: Some("secret".into()),

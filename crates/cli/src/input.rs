@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use podvisor_engine::worker::Objects;
+use podvisor_engine::objects::Objects;
 use podvisor_lifecycle::intake::{build_plan, parse as parse_manifests};
 use podvisor_lifecycle::plan::PodPlan;
 

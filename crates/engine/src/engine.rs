@@ -1,21 +1,28 @@
-//! The pod registry: accepts pods, starts one worker per pod, forwards deletions, and lets
-//! callers wait for pods to finish. Mirrors the kubelet's `HandlePodAdditions` /
-//! `HandlePodRemoves` dispatch into `podWorkers.UpdatePod`.
+//! The engine's loop: the single writer of the store. It takes [`Command`]s from every
+//! [`EngineHandle`], starts one worker per pod, forwards deletions and metadata changes to the
+//! workers (which answer with the published object), writes the other objects, and lets callers
+//! wait for pods to finish. Mirrors the kubelet's `syncLoopIteration` dispatch of config
+//! updates into `HandlePodAdditions` / `HandlePodRemoves` → `podWorkers.UpdatePod`, with the
+//! apiserver's registry writes for the kinds that have no worker.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use podvisor_lifecycle::machine::{NodeInfo, PodMachine};
 use podvisor_lifecycle::plan::{PodKey, PodPlan};
-use tokio::sync::{broadcast, mpsc, watch};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::clock::Clock;
+use crate::error::{error_chain, EngineError};
+use crate::handle::{Command, EngineHandle, Reply, WriteMode};
+use crate::objects::Objects;
 use crate::runtime::Runtime;
-use crate::store::Store;
+use crate::store::{Store, BUILTIN_NAMESPACES};
 use crate::timeline::TimelineEntry;
-use crate::worker::{Objects, PodWorker, WorkerMsg};
+use crate::worker::{PodWorker, WorkerMsg};
 
 /// Where the engine keeps its files and what node it pretends to be.
 #[derive(Debug, Clone)]
@@ -31,21 +38,11 @@ pub struct EngineConfig {
     pub remove_deleted_pods: bool,
 }
 
-/// Why the engine refused a request.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// A pod with this namespace/name is already running.
-    #[error("pod {0} already exists")]
-    AlreadyExists(PodKey),
-    /// No such pod.
-    #[error("pod {0} not found")]
-    NotFound(PodKey),
-    /// A connection into the pod failed.
-    #[error("error forwarding port {1} to pod {0}: {2}")]
-    Connect(PodKey, u16, String),
-    /// The container has no running instance.
-    #[error("container {1} of pod {0} is not running")]
-    NotRunning(PodKey, String),
+/// The directory holding a pod's container logs.
+pub(crate) fn log_dir(state_dir: &Path, namespace: &str, name: &str, uid: &str) -> PathBuf {
+    state_dir
+        .join("logs")
+        .join(format!("{namespace}_{name}_{uid}"))
 }
 
 struct PodEntry {
@@ -53,92 +50,219 @@ struct PodEntry {
     done: watch::Receiver<Option<Pod>>,
 }
 
-/// The engine: pods, their workers, the store and the timeline feed.
+/// Messages the loop sends itself.
+enum Internal {
+    /// A worker has returned: its pod is terminal and every process is gone.
+    WorkerFinished { key: PodKey, pod: Box<Pod> },
+}
+
+/// The engine: pods and their workers, the store it writes, the timeline feed.
 pub struct Engine<R: Runtime> {
     runtime: Arc<R>,
     clock: Clock,
     store: Store,
     objects: Arc<RwLock<Objects>>,
     timeline: broadcast::Sender<TimelineEntry>,
-    pods: Arc<Mutex<HashMap<PodKey, PodEntry>>>,
+    pods: HashMap<PodKey, PodEntry>,
+    /// Pods whose deletion was requested: their objects go when their workers return.
+    deleting: std::collections::HashSet<PodKey>,
     config: EngineConfig,
+    internal: mpsc::UnboundedSender<Internal>,
+}
+
+/// Starts the engine's loop over `runtime`, publishing into `store` (in-memory or durable),
+/// and returns the handle to it. The loop ends when every handle is dropped.
+pub fn start<R: Runtime>(runtime: R, config: EngineConfig, store: Store) -> EngineHandle {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+    let timeline = broadcast::channel(16384).0;
+    let clock = Clock::start();
+    let engine = Engine {
+        runtime: Arc::new(runtime),
+        clock,
+        objects: Arc::new(RwLock::new(store.config_objects())),
+        store: store.clone(),
+        timeline: timeline.clone(),
+        pods: HashMap::new(),
+        deleting: Default::default(),
+        config: config.clone(),
+        internal: internal_tx,
+    };
+    tokio::spawn(engine.run(rx, internal_rx));
+    EngineHandle {
+        tx,
+        store,
+        clock,
+        timeline,
+        state_dir: config.state_dir,
+    }
+}
+
+/// [`start`] with an in-memory store.
+pub fn start_in_memory<R: Runtime>(runtime: R, config: EngineConfig) -> EngineHandle {
+    let store = Store::new(&config.node_name);
+    start(runtime, config, store)
+}
+
+fn answer<T>(reply: Reply<T>, result: Result<T, EngineError>) {
+    // The caller may have gone away (a dropped request); nothing to do then.
+    let _ = reply.send(result);
 }
 
 impl<R: Runtime> Engine<R> {
-    /// An engine over `runtime` with an in-memory store.
-    pub fn new(runtime: R, config: EngineConfig) -> Self {
-        let store = Store::new(&config.node_name);
-        Self::with_store(runtime, config, store)
-    }
-
-    /// An engine over `runtime` publishing into `store` (e.g. a durable one).
-    pub fn with_store(runtime: R, config: EngineConfig, store: Store) -> Self {
-        Engine {
-            runtime: Arc::new(runtime),
-            clock: Clock::start(),
-            store,
-            objects: Arc::default(),
-            timeline: broadcast::channel(16384).0,
-            pods: Arc::default(),
-            config,
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut internal: mpsc::UnboundedReceiver<Internal>,
+    ) {
+        loop {
+            tokio::select! {
+                // Finished workers first, so a command never sees a worker that has returned.
+                biased;
+                Some(msg) = internal.recv() => self.internal(msg),
+                cmd = commands.recv() => match cmd {
+                    Some(c) => self.command(c),
+                    None => break,
+                },
+            }
         }
     }
 
-    fn pods(&self) -> MutexGuard<'_, HashMap<PodKey, PodEntry>> {
-        self.pods.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The engine's clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
-
-    /// The object store (pods with status, events).
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// The runtime.
-    pub fn runtime(&self) -> &Arc<R> {
-        &self.runtime
-    }
-
-    /// Subscribe to the timeline.
-    pub fn subscribe(&self) -> broadcast::Receiver<TimelineEntry> {
-        self.timeline.subscribe()
-    }
-
-    /// Replaces the ConfigMaps and Secrets pods may reference.
-    pub fn set_objects(&self, objects: Objects) {
-        if let Ok(mut o) = self.objects.write() {
-            *o = objects;
+    fn internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::WorkerFinished { key, pod } => {
+                let deleted =
+                    self.deleting.remove(&key) || pod.metadata.deletion_timestamp.is_some();
+                if self.config.remove_deleted_pods && deleted {
+                    self.store.delete_pod(&key);
+                    self.pods.remove(&key);
+                }
+            }
         }
     }
 
-    /// Accepts a pod and starts its worker.
-    pub fn apply(&self, plan: PodPlan) -> Result<(), EngineError> {
-        self.accept(plan, None)
-    }
-
-    /// Takes back a pod this node ran before it restarted, from its last published object:
-    /// the sandbox and processes are gone, so lost containers are reported as the kubelet
-    /// reports them and restarted per policy (see `PodMachine::recover`).
-    pub fn recover(
-        &self,
-        plan: PodPlan,
-        previous: &k8s_openapi::api::core::v1::PodStatus,
-    ) -> Result<(), EngineError> {
-        self.accept(plan, Some(previous))
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::CreatePod { plan, reply } => {
+                let r = self.accept(*plan, None);
+                answer(reply, r);
+            }
+            Command::RecoverPod {
+                plan,
+                previous,
+                reply,
+            } => {
+                let r = self.accept(*plan, Some(&previous));
+                answer(reply, r);
+            }
+            Command::DeletePod {
+                key,
+                grace_period_seconds,
+                reply,
+            } => self.delete_pod(key, grace_period_seconds, reply),
+            Command::UpdatePodMetadata {
+                key,
+                labels,
+                annotations,
+                reply,
+            } => self.update_pod_metadata(key, labels, annotations, reply),
+            Command::PutObject {
+                kind,
+                resource,
+                namespace,
+                name,
+                object,
+                mode,
+                reply,
+            } => {
+                let r = self.put_object(&kind, &resource, &namespace, &name, *object, mode);
+                answer(reply, r);
+            }
+            Command::DeleteObject {
+                kind,
+                resource,
+                namespace,
+                name,
+                reply,
+            } => {
+                let r = self.delete_object(&kind, &resource, &namespace, &name);
+                answer(reply, r);
+            }
+            Command::DeleteNamespace { name, reply } => {
+                let r = self.delete_namespace(&name);
+                answer(reply, r);
+            }
+            Command::ExecCommand {
+                key,
+                container,
+                argv,
+                reply,
+            } => self.exec_command(key, container, argv, reply),
+            Command::ConnectToPod { key, port, reply } => self.connect_to_pod(key, port, reply),
+            Command::DeleteAll {
+                grace_period_seconds,
+                reply,
+            } => {
+                for (key, entry) in &self.pods {
+                    if entry.done.borrow().is_none() {
+                        self.deleting.insert(key.clone());
+                    }
+                    let _ = entry.tx.send(WorkerMsg::Delete {
+                        grace_period_seconds,
+                        reply: None,
+                    });
+                }
+                answer(reply, Ok(()));
+            }
+            Command::PodKeys { reply } => {
+                let mut keys: Vec<PodKey> = self.pods.keys().cloned().collect();
+                keys.sort();
+                answer(reply, Ok(keys));
+            }
+            Command::WaitPod { key, reply } => {
+                let Some(mut done) = self.pods.get(&key).map(|e| e.done.clone()) else {
+                    return answer(reply, Err(EngineError::pod_not_found(&key)));
+                };
+                tokio::spawn(async move {
+                    let r = match done.wait_for(Option::is_some).await {
+                        Ok(p) => p.clone().ok_or(EngineError::Stopped),
+                        Err(_) => Err(EngineError::Stopped),
+                    };
+                    answer(reply, r);
+                });
+            }
+            Command::WaitAll { reply } => {
+                let mut waits: Vec<(PodKey, watch::Receiver<Option<Pod>>)> = self
+                    .pods
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.done.clone()))
+                    .collect();
+                waits.sort_by(|a, b| a.0.cmp(&b.0));
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for (_, mut done) in waits {
+                        if let Ok(p) = done.wait_for(Option::is_some).await {
+                            if let Some(p) = p.clone() {
+                                out.push(p);
+                            }
+                        }
+                    }
+                    answer(reply, Ok(out));
+                });
+            }
+        }
     }
 
     fn accept(
-        &self,
+        &mut self,
         mut plan: PodPlan,
-        previous: Option<&k8s_openapi::api::core::v1::PodStatus>,
-    ) -> Result<(), EngineError> {
-        let mut pods = self.pods();
-        if pods.contains_key(&plan.key) {
-            return Err(EngineError::AlreadyExists(plan.key.clone()));
+        previous: Option<&PodStatus>,
+    ) -> Result<Pod, EngineError> {
+        // A recovered pod's object is in the store already; a new one's must not be.
+        if self.pods.contains_key(&plan.key)
+            || (previous.is_none() && self.store.pod(&plan.key).is_some())
+        {
+            return Err(EngineError::pod_exists(&plan.key));
         }
         let now = self.clock.now();
         if plan.pod.metadata.creation_timestamp.is_none() {
@@ -156,7 +280,7 @@ impl<R: Runtime> Engine<R> {
         let machine_pod = machine.pod();
         let (tx, rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = watch::channel(None);
-        let worker = PodWorker {
+        let worker = PodWorker::new(crate::worker::WorkerParts {
             machine,
             runtime: self.runtime.clone(),
             clock: self.clock,
@@ -169,172 +293,266 @@ impl<R: Runtime> Engine<R> {
             log_dir: self.config.state_dir.join("logs").join(&pod_id),
             node_name: self.config.node_name.clone(),
             host_ip: self.config.host_ip.clone(),
-            sandbox: None,
-            volumes: None,
-            containers: HashMap::new(),
-            probes: HashMap::new(),
-            probe_epochs: HashMap::new(),
-            hooks_started: HashMap::new(),
-            removed: false,
-            deletion_meta: None,
-            last_phase: None,
-            last_ready: HashMap::new(),
-        };
+        });
         // The object exists from the moment the pod is accepted, as after an API create.
-        self.store.put_pod(&plan.key, machine_pod);
-        let store = self.store.clone();
-        let registry = self.pods.clone();
-        let remove = self.config.remove_deleted_pods;
+        let stored = self.store.put_pod(&plan.key, machine_pod);
+        let internal = self.internal.clone();
         let key = plan.key.clone();
         tokio::spawn(async move {
             let pod = worker.run().await;
-            if remove && pod.metadata.deletion_timestamp.is_some() {
-                store.delete_pod(&key);
-                registry
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key);
-            }
-            let _ = done_tx.send(Some(pod));
+            let _ = done_tx.send(Some(pod.clone()));
+            let _ = internal.send(Internal::WorkerFinished {
+                key,
+                pod: Box::new(pod),
+            });
         });
-        pods.insert(plan.key, PodEntry { tx, done: done_rx });
-        Ok(())
+        self.pods.insert(plan.key, PodEntry { tx, done: done_rx });
+        Ok(stored)
     }
 
-    /// Deletes a pod gracefully (`None` = its spec's grace period; `Some(0)` = force).
-    pub fn delete(
-        &self,
-        key: &PodKey,
-        grace_period_seconds: Option<i64>,
-    ) -> Result<(), EngineError> {
-        let pods = self.pods();
-        let entry = pods
+    /// The worker of a pod that is still running (its task has not returned).
+    fn live_worker(&self, key: &PodKey) -> Option<mpsc::UnboundedSender<WorkerMsg>> {
+        self.pods
             .get(key)
-            .ok_or_else(|| EngineError::NotFound(key.clone()))?;
-        let _ = entry.tx.send(WorkerMsg::Delete {
-            grace_period_seconds,
-        });
-        Ok(())
+            .filter(|e| e.done.borrow().is_none() && !e.tx.is_closed())
+            .map(|e| e.tx.clone())
     }
 
-    /// Replaces a pod's labels and annotations.
-    pub fn update_metadata(
-        &self,
-        key: &PodKey,
+    fn delete_pod(&mut self, key: PodKey, grace_period_seconds: Option<i64>, reply: Reply<Pod>) {
+        if let Some(worker) = self.live_worker(&key) {
+            let (tx, rx) = oneshot::channel();
+            self.deleting.insert(key.clone());
+            if worker
+                .send(WorkerMsg::Delete {
+                    grace_period_seconds,
+                    reply: Some(tx),
+                })
+                .is_ok()
+            {
+                tokio::spawn(async move {
+                    let r = rx.await.map_err(|_| EngineError::Stopped);
+                    answer(reply, r);
+                });
+                return;
+            }
+        }
+        // Nothing left to stop (a finished pod, or a record from before a restart): the object
+        // goes at once.
+        self.pods.remove(&key);
+        let r = self
+            .store
+            .delete_pod(&key)
+            .ok_or_else(|| EngineError::pod_not_found(&key));
+        answer(reply, r);
+    }
+
+    fn update_pod_metadata(
+        &mut self,
+        key: PodKey,
         labels: Option<std::collections::BTreeMap<String, String>>,
         annotations: Option<std::collections::BTreeMap<String, String>>,
-    ) -> Result<(), EngineError> {
-        let pods = self.pods();
-        let entry = pods
-            .get(key)
-            .ok_or_else(|| EngineError::NotFound(key.clone()))?;
-        let _ = entry.tx.send(WorkerMsg::Metadata {
-            labels,
-            annotations,
-        });
-        Ok(())
-    }
-
-    /// A command running `argv` in the current instance of a pod's container (`kubectl exec`).
-    pub async fn exec_command(
-        &self,
-        key: &PodKey,
-        container: &str,
-        argv: &[String],
-    ) -> Result<tokio::process::Command, EngineError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        {
-            let pods = self.pods();
-            let entry = pods
-                .get(key)
-                .ok_or_else(|| EngineError::NotFound(key.clone()))?;
-            let _ = entry.tx.send(WorkerMsg::RunningContainer {
-                name: container.to_string(),
-                reply: tx,
-            });
-        }
-        let id = rx
-            .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| EngineError::NotRunning(key.clone(), container.to_string()))?;
-        self.runtime
-            .exec_command(&id, argv)
-            .map_err(|e| EngineError::NotRunning(key.clone(), format!("{container}: {e}")))
-    }
-
-    /// A TCP connection to `port` on the pod's IP, from inside its network namespace
-    /// (`kubectl port-forward`).
-    pub async fn connect_to_pod(
-        &self,
-        key: &PodKey,
-        port: u16,
-    ) -> Result<tokio::net::TcpStream, EngineError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        {
-            let pods = self.pods();
-            let entry = pods
-                .get(key)
-                .ok_or_else(|| EngineError::NotFound(key.clone()))?;
-            let _ = entry.tx.send(WorkerMsg::Sandbox { reply: tx });
-        }
-        let not_running = || EngineError::NotRunning(key.clone(), "pod sandbox".into());
-        let (sandbox, ip) = rx.await.ok().flatten().ok_or_else(not_running)?;
-        let ip: std::net::IpAddr = ip.parse().map_err(|_| not_running())?;
-        self.runtime
-            .connect_tcp(
-                &sandbox,
-                std::net::SocketAddr::new(ip, port),
-                std::time::Duration::from_secs(5),
-            )
-            .await
-            .map_err(|e| EngineError::Connect(key.clone(), port, crate::worker::error_chain(&e)))
-    }
-
-    /// The ConfigMaps and Secrets pods may reference.
-    pub fn objects(&self) -> Objects {
-        self.objects.read().map(|o| o.clone()).unwrap_or_default()
-    }
-
-    /// The directory holding a pod's container logs (`<container>/<restartCount>.log`).
-    pub fn log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
-        self.config
-            .state_dir
-            .join("logs")
-            .join(format!("{namespace}_{name}_{uid}"))
-    }
-
-    /// Deletes every pod.
-    pub fn delete_all(&self, grace_period_seconds: Option<i64>) {
-        for entry in self.pods().values() {
-            let _ = entry.tx.send(WorkerMsg::Delete {
-                grace_period_seconds,
-            });
-        }
-    }
-
-    /// Keys of every pod the engine has accepted.
-    pub fn keys(&self) -> Vec<PodKey> {
-        let mut keys: Vec<PodKey> = self.pods().keys().cloned().collect();
-        keys.sort();
-        keys
-    }
-
-    /// Waits until the pod has finished (terminal, every process gone); returns its final object.
-    pub async fn wait(&self, key: &PodKey) -> Option<Pod> {
-        let mut done = self.pods().get(key)?.done.clone();
-        let r = done.wait_for(Option::is_some).await.ok()?.clone();
-        r
-    }
-
-    /// Waits until every pod has finished; returns the final objects ordered by key.
-    pub async fn wait_all(&self) -> Vec<Pod> {
-        let mut out = Vec::new();
-        for key in self.keys() {
-            if let Some(p) = self.wait(&key).await {
-                out.push(p);
+        reply: Reply<Pod>,
+    ) {
+        if let Some(worker) = self.live_worker(&key) {
+            let (tx, rx) = oneshot::channel();
+            if worker
+                .send(WorkerMsg::Metadata {
+                    labels: labels.clone(),
+                    annotations: annotations.clone(),
+                    reply: tx,
+                })
+                .is_ok()
+            {
+                tokio::spawn(async move {
+                    let r = rx.await.map_err(|_| EngineError::Stopped);
+                    answer(reply, r);
+                });
+                return;
             }
         }
-        out
+        // A pod whose worker has returned is only a record: change the record.
+        let r = match self.store.pod(&key) {
+            Some(mut pod) => {
+                pod.metadata.labels = labels;
+                pod.metadata.annotations = annotations;
+                Ok(self.store.put_pod(&key, pod))
+            }
+            None => Err(EngineError::pod_not_found(&key)),
+        };
+        answer(reply, r);
+    }
+
+    fn put_object(
+        &mut self,
+        kind: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        object: Value,
+        mode: WriteMode,
+    ) -> Result<Value, EngineError> {
+        let exists = self.store.object(kind, namespace, name).is_some()
+            || (kind == "Namespace"
+                && BUILTIN_NAMESPACES.contains(&name)
+                && mode == WriteMode::Create);
+        match mode {
+            WriteMode::Create if exists => {
+                return Err(EngineError::AlreadyExists {
+                    resource: resource.into(),
+                    namespace: namespace.into(),
+                    name: name.into(),
+                })
+            }
+            WriteMode::Update if !exists => {
+                return Err(EngineError::NotFound {
+                    resource: resource.into(),
+                    namespace: namespace.into(),
+                    name: name.into(),
+                })
+            }
+            _ => {}
+        }
+        if !namespace.is_empty() && !self.store.namespace_exists(namespace) {
+            return Err(EngineError::NotFound {
+                resource: "namespaces".into(),
+                namespace: String::new(),
+                name: namespace.into(),
+            });
+        }
+        let stored = self.store.put_object(kind, namespace, name, object);
+        self.objects_changed(kind);
+        Ok(stored)
+    }
+
+    fn delete_object(
+        &mut self,
+        kind: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, EngineError> {
+        let removed = self
+            .store
+            .delete_object(kind, namespace, name)
+            .ok_or_else(|| EngineError::NotFound {
+                resource: resource.into(),
+                namespace: namespace.into(),
+                name: name.into(),
+            })?;
+        self.objects_changed(kind);
+        Ok(removed)
+    }
+
+    /// Pods read ConfigMaps and Secrets when a container starts: keep their snapshot current.
+    fn objects_changed(&self, kind: &str) {
+        if matches!(kind, "ConfigMap" | "Secret") {
+            if let Ok(mut o) = self.objects.write() {
+                *o = self.store.config_objects();
+            }
+        }
+    }
+
+    fn delete_namespace(&mut self, name: &str) -> Result<Value, EngineError> {
+        if BUILTIN_NAMESPACES.contains(&name) {
+            return Err(EngineError::Forbidden {
+                resource: "namespaces".into(),
+                name: name.into(),
+                why: "this namespace may not be deleted".into(),
+            });
+        }
+        let ns = self
+            .store
+            .object("Namespace", "", name)
+            .ok_or_else(|| EngineError::NotFound {
+                resource: "namespaces".into(),
+                namespace: String::new(),
+                name: name.into(),
+            })?;
+        let keys: Vec<PodKey> = self
+            .pods
+            .keys()
+            .filter(|k| k.namespace == name)
+            .cloned()
+            .collect();
+        for key in keys {
+            let (tx, _rx) = oneshot::channel();
+            self.delete_pod(key, None, tx);
+        }
+        for kind in ["ConfigMap", "Secret"] {
+            for obj in self.store.objects(kind, Some(name)) {
+                if let Some(n) = obj["metadata"]["name"].as_str() {
+                    self.store.delete_object(kind, name, n);
+                }
+            }
+            self.objects_changed(kind);
+        }
+        self.store.delete_object("Namespace", "", name);
+        Ok(ns)
+    }
+
+    fn exec_command(
+        &mut self,
+        key: PodKey,
+        container: String,
+        argv: Vec<String>,
+        reply: Reply<tokio::process::Command>,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        let Some(entry) = self.pods.get(&key) else {
+            return answer(reply, Err(EngineError::pod_not_found(&key)));
+        };
+        let _ = entry.tx.send(WorkerMsg::RunningContainer {
+            name: container.clone(),
+            reply: tx,
+        });
+        let runtime = self.runtime.clone();
+        tokio::spawn(async move {
+            let not_running = |container: String| EngineError::NotRunning {
+                pod: key.clone(),
+                container,
+            };
+            let r = match rx.await.ok().flatten() {
+                Some(id) => runtime
+                    .exec_command(&id, &argv)
+                    .map_err(|e| not_running(format!("{container}: {e}"))),
+                None => Err(not_running(container)),
+            };
+            answer(reply, r);
+        });
+    }
+
+    fn connect_to_pod(&mut self, key: PodKey, port: u16, reply: Reply<tokio::net::TcpStream>) {
+        let (tx, rx) = oneshot::channel();
+        let Some(entry) = self.pods.get(&key) else {
+            return answer(reply, Err(EngineError::pod_not_found(&key)));
+        };
+        let _ = entry.tx.send(WorkerMsg::Sandbox { reply: tx });
+        let runtime = self.runtime.clone();
+        tokio::spawn(async move {
+            let not_running = || EngineError::NotRunning {
+                pod: key.clone(),
+                container: "pod sandbox".into(),
+            };
+            let target =
+                rx.await.ok().flatten().and_then(|(sandbox, ip)| {
+                    Some((sandbox, ip.parse::<std::net::IpAddr>().ok()?))
+                });
+            let r = match target {
+                Some((sandbox, ip)) => runtime
+                    .connect_tcp(
+                        &sandbox,
+                        std::net::SocketAddr::new(ip, port),
+                        std::time::Duration::from_secs(5),
+                    )
+                    .await
+                    .map_err(|e| EngineError::Connect {
+                        pod: key.clone(),
+                        port,
+                        message: error_chain(&e),
+                    }),
+                None => Err(not_running()),
+            };
+            answer(reply, r);
+        });
     }
 }

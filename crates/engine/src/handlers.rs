@@ -356,7 +356,7 @@ pub async fn run_hook<T: HandlerTarget>(
                     )
                 }
             }
-            Err(e) => fail(crate::worker::error_chain(&e), String::new()),
+            Err(e) => fail(crate::error::error_chain(&e), String::new()),
         },
         HandlerPlan::HttpGet(h) => {
             let ua = format!("kube-lifecycle/{KUBE_VERSION}");
@@ -413,7 +413,7 @@ async fn probe_once<T: HandlerTarget>(target: &T, probe: &ProbePlan) -> ProbeOut
                 command.join(" "),
                 go_duration(timeout)
             )),
-            Err(e) => ProbeOutcome::Error(crate::worker::error_chain(&e)),
+            Err(e) => ProbeOutcome::Error(crate::error::error_chain(&e)),
         },
         HandlerPlan::HttpGet(h) => {
             let ua = format!("kube-probe/{KUBE_VERSION}");

@@ -20,6 +20,26 @@ pub struct ProbeReport {
     pub outcome: ProbeOutcome,
 }
 
+/// When a new instance's probe worker first probes. The kubelet keeps one worker per container
+/// and probe type across restarts (`prober_manager.go AddPod` creates it once; the ticker of
+/// `worker.run` keeps running): a restarted container's liveness or startup probe waits for the
+/// next tick of the ticker started at `epoch`, while readiness is triggered at once
+/// (`worker.go`: a started container without a readiness result is probed immediately). The
+/// first instance of a container probes at once (`epoch == now`).
+pub fn first_tick(
+    probe_type: ProbeType,
+    epoch: tokio::time::Instant,
+    now: tokio::time::Instant,
+    period: std::time::Duration,
+) -> tokio::time::Instant {
+    if probe_type == ProbeType::Readiness || epoch == now {
+        return now;
+    }
+    let elapsed = now.saturating_duration_since(epoch);
+    let periods = elapsed.as_nanos() / period.as_nanos().max(1) + 1;
+    epoch + period * u32::try_from(periods).unwrap_or(u32::MAX)
+}
+
 /// Stops the worker when dropped.
 #[derive(Debug)]
 pub struct ProbeWorkerHandle(tokio::task::JoinHandle<()>);
@@ -62,4 +82,49 @@ pub fn spawn_probe_worker<T: HandlerTarget + 'static>(
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[test]
+    fn the_first_instance_probes_at_once() {
+        let t = Instant::now();
+        for p in [
+            ProbeType::Startup,
+            ProbeType::Liveness,
+            ProbeType::Readiness,
+        ] {
+            assert_eq!(first_tick(p, t, t, Duration::from_secs(10)), t);
+        }
+    }
+
+    #[test]
+    fn a_restarted_instance_waits_for_the_next_tick_of_liveness_and_startup() {
+        let epoch = Instant::now();
+        let period = Duration::from_secs(10);
+        let now = epoch + Duration::from_millis(23_500);
+        let next = epoch + Duration::from_secs(30);
+        assert_eq!(first_tick(ProbeType::Liveness, epoch, now, period), next);
+        assert_eq!(first_tick(ProbeType::Startup, epoch, now, period), next);
+        // Exactly on a tick: the next one (that tick has passed).
+        let on_tick = epoch + Duration::from_secs(20);
+        assert_eq!(
+            first_tick(ProbeType::Liveness, epoch, on_tick, period),
+            epoch + Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn a_restarted_instance_is_probed_for_readiness_at_once() {
+        let epoch = Instant::now();
+        let now = epoch + Duration::from_millis(23_500);
+        assert_eq!(
+            first_tick(ProbeType::Readiness, epoch, now, Duration::from_secs(10)),
+            now
+        );
+    }
 }

@@ -6,14 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use podvisor_lifecycle::intake::{build_plan, parse};
 use podvisor_lifecycle::plan::{PodKey, PodPlan};
 
-use crate::runtime::Runtime;
-use crate::Engine;
+use crate::EngineHandle;
 
 /// How often the directory is re-read (the kubelet's file source polls every 20 s and also
 /// watches with inotify; podvisor polls often instead).
@@ -77,7 +75,7 @@ pub fn desired(dir: &Path, node_name: &str) -> (BTreeMap<PodKey, (String, PodPla
 }
 
 /// Runs the static pods of `dir` until the task is dropped.
-pub async fn run<R: Runtime>(engine: Arc<Engine<R>>, dir: PathBuf, node_name: String) {
+pub async fn run(engine: EngineHandle, dir: PathBuf, node_name: String) {
     let mut ours: BTreeMap<PodKey, String> = BTreeMap::new();
     let mut reported: BTreeSet<String> = BTreeSet::new();
     loop {
@@ -87,7 +85,10 @@ pub async fn run<R: Runtime>(engine: Arc<Engine<R>>, dir: PathBuf, node_name: St
                 tracing::warn!(dir = %dir.display(), "static pod manifest: {p}");
             }
         }
-        let running: BTreeSet<PodKey> = engine.keys().into_iter().collect();
+        let Ok(keys) = engine.pod_keys().await else {
+            return; // the engine has stopped
+        };
+        let running: BTreeSet<PodKey> = keys.into_iter().collect();
         // Gone or changed: delete (gracefully, with the pod's own grace period).
         for (key, hash) in ours.clone() {
             let keep = want.get(&key).is_some_and(|(h, _)| *h == hash);
@@ -97,7 +98,7 @@ pub async fn run<R: Runtime>(engine: Arc<Engine<R>>, dir: PathBuf, node_name: St
                     .pod(&key)
                     .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
                 {
-                    let _ = engine.delete(&key, None);
+                    let _ = engine.delete_pod(&key, None).await;
                 }
             } else if !keep {
                 ours.remove(&key);
@@ -105,7 +106,10 @@ pub async fn run<R: Runtime>(engine: Arc<Engine<R>>, dir: PathBuf, node_name: St
         }
         // New (or replaced once the old instance is gone): start.
         for (key, (hash, plan)) in want {
-            if !running.contains(&key) && !ours.contains_key(&key) && engine.apply(plan).is_ok() {
+            if !running.contains(&key)
+                && !ours.contains_key(&key)
+                && engine.create_pod(plan).await.is_ok()
+            {
                 ours.insert(key, hash);
             }
         }

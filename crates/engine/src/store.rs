@@ -18,12 +18,47 @@ use tokio::sync::broadcast;
 pub enum StoreChange {
     /// A pod was added, changed or removed.
     Pod(Box<PodChange>),
+    /// Any other object (Namespace, ConfigMap, Secret, …) was added, changed or removed.
+    Object(Box<ObjectChange>),
     /// An event was recorded or its count bumped.
     Event(Box<Event>),
 }
 
-/// How many pod changes are kept for watches resuming from a resourceVersion.
+impl StoreChange {
+    /// The resourceVersion of a pod or object change (`None` for events).
+    pub fn resource_version(&self) -> Option<u64> {
+        match self {
+            StoreChange::Pod(c) => Some(c.resource_version),
+            StoreChange::Object(c) => Some(c.resource_version),
+            StoreChange::Event(_) => None,
+        }
+    }
+}
+
+/// How many pod and object changes are kept for watches resuming from a resourceVersion.
 pub const WATCH_HISTORY: usize = 8192;
+
+/// A watch event's `type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEventType {
+    /// `ADDED`.
+    Added,
+    /// `MODIFIED`.
+    Modified,
+    /// `DELETED`.
+    Deleted,
+}
+
+impl WatchEventType {
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchEventType::Added => "ADDED",
+            WatchEventType::Modified => "MODIFIED",
+            WatchEventType::Deleted => "DELETED",
+        }
+    }
+}
 
 /// A pod change as a watch delivers it.
 #[derive(Debug, Clone)]
@@ -36,6 +71,19 @@ pub struct PodChange {
     pub pod: Pod,
 }
 
+/// A change of an object kept as JSON (every kind but pods and events).
+#[derive(Debug, Clone)]
+pub struct ObjectChange {
+    /// The store's resourceVersion of the change.
+    pub resource_version: u64,
+    /// Added, modified or deleted.
+    pub type_: WatchEventType,
+    /// The object's `kind`, e.g. `ConfigMap`.
+    pub kind: String,
+    /// The object after the change (the last state for `Deleted`).
+    pub object: serde_json::Value,
+}
+
 /// A watch asked for a resourceVersion older than the kept history (410 Gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too old resource version: {requested} ({oldest})")]
@@ -46,26 +94,28 @@ pub struct TooOld {
     pub oldest: u64,
 }
 
+/// The namespaces every cluster has (and that may not be deleted).
+pub const BUILTIN_NAMESPACES: [&str; 4] =
+    ["default", "kube-node-lease", "kube-public", "kube-system"];
+
 #[derive(Debug, Default)]
 struct State {
     resource_version: u64,
-    /// ConfigMaps and Secrets as JSON, keyed by (kind, namespace, name).
+    /// Objects other than pods and events as JSON, keyed by (kind, namespace, name).
     objects: BTreeMap<(String, String, String), serde_json::Value>,
     pods: BTreeMap<PodKey, Pod>,
     events: Vec<Event>,
-    history: std::collections::VecDeque<PodChange>,
+    /// Pod and object changes, oldest first.
+    history: std::collections::VecDeque<StoreChange>,
 }
 
 impl State {
-    fn remember(&mut self, kind: &'static str, pod: &Pod) {
+    fn remember(&mut self, change: StoreChange) -> StoreChange {
         if self.history.len() >= WATCH_HISTORY {
             self.history.pop_front();
         }
-        self.history.push_back(PodChange {
-            resource_version: self.resource_version,
-            kind,
-            pod: pod.clone(),
-        });
+        self.history.push_back(change.clone());
+        change
     }
 }
 
@@ -134,8 +184,9 @@ impl Store {
         Ok((store, loaded.pods))
     }
 
-    /// Stores a namespaced object (ConfigMap, Secret) with a new resourceVersion; returns it.
-    pub fn put_object(
+    /// Stores an object (Namespace, ConfigMap, Secret, …) with a new resourceVersion and
+    /// records the change; returns the stored object. Unchanged writes are not changes.
+    pub(crate) fn put_object(
         &self,
         kind: &str,
         namespace: &str,
@@ -143,13 +194,25 @@ impl Store {
         mut obj: serde_json::Value,
     ) -> serde_json::Value {
         let mut st = self.lock();
+        let key = (kind.to_string(), namespace.to_string(), name.to_string());
+        let type_ = match st.objects.get(&key) {
+            Some(old) => {
+                let mut a = old.clone();
+                a["metadata"]["resourceVersion"] = serde_json::Value::Null;
+                let mut b = obj.clone();
+                b["metadata"]["resourceVersion"] = serde_json::Value::Null;
+                if a == b {
+                    return old.clone();
+                }
+                WatchEventType::Modified
+            }
+            None => WatchEventType::Added,
+        };
         st.resource_version += 1;
         obj["metadata"]["resourceVersion"] =
             serde_json::Value::String(st.resource_version.to_string());
-        st.objects.insert(
-            (kind.to_string(), namespace.to_string(), name.to_string()),
-            obj.clone(),
-        );
+        st.objects.insert(key, obj.clone());
+        self.object_changed(&mut st, type_, kind, &obj);
         if let Some(p) = &self.persister {
             p.send(crate::persist::Op::Object(
                 format!("{kind}/{namespace}/{name}"),
@@ -160,18 +223,37 @@ impl Store {
         obj
     }
 
-    /// Removes a namespaced object.
-    pub fn delete_object(
+    fn object_changed(
+        &self,
+        st: &mut State,
+        type_: WatchEventType,
+        kind: &str,
+        obj: &serde_json::Value,
+    ) {
+        let change = st.remember(StoreChange::Object(Box::new(ObjectChange {
+            resource_version: st.resource_version,
+            type_,
+            kind: kind.to_string(),
+            object: obj.clone(),
+        })));
+        let _ = self.changes.send(change);
+    }
+
+    /// Removes an object; returns its last state.
+    pub(crate) fn delete_object(
         &self,
         kind: &str,
         namespace: &str,
         name: &str,
     ) -> Option<serde_json::Value> {
         let mut st = self.lock();
-        let obj =
+        let mut obj =
             st.objects
                 .remove(&(kind.to_string(), namespace.to_string(), name.to_string()))?;
         st.resource_version += 1;
+        obj["metadata"]["resourceVersion"] =
+            serde_json::Value::String(st.resource_version.to_string());
+        self.object_changed(&mut st, WatchEventType::Deleted, kind, &obj);
         if let Some(p) = &self.persister {
             p.send(crate::persist::Op::Object(
                 format!("{kind}/{namespace}/{name}"),
@@ -180,6 +262,32 @@ impl Store {
             p.send(crate::persist::Op::ResourceVersion(st.resource_version));
         }
         Some(obj)
+    }
+
+    /// The namespaces: the four every cluster has, the ones created through the API, and any
+    /// a pod lives in (static pods, pods recovered from an older store); sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        let st = self.lock();
+        let mut ns: std::collections::BTreeSet<String> =
+            BUILTIN_NAMESPACES.iter().map(|s| s.to_string()).collect();
+        ns.extend(
+            st.objects
+                .keys()
+                .filter(|(k, _, _)| k == "Namespace")
+                .map(|(_, _, n)| n.clone()),
+        );
+        ns.extend(st.pods.keys().map(|k| k.namespace.clone()));
+        ns.into_iter().collect()
+    }
+
+    /// Whether a namespace exists (see [`Store::namespaces`]).
+    pub fn namespace_exists(&self, name: &str) -> bool {
+        BUILTIN_NAMESPACES.contains(&name) || {
+            let st = self.lock();
+            st.objects
+                .contains_key(&("Namespace".to_string(), String::new(), name.to_string()))
+                || st.pods.keys().any(|k| k.namespace == name)
+        }
     }
 
     /// A namespaced object.
@@ -201,8 +309,8 @@ impl Store {
     }
 
     /// The ConfigMaps and Secrets, typed, for pods' environment and volumes.
-    pub fn config_objects(&self) -> crate::worker::Objects {
-        crate::worker::Objects {
+    pub fn config_objects(&self) -> crate::objects::Objects {
+        crate::objects::Objects {
             config_maps: self
                 .objects("ConfigMap", None)
                 .into_iter()
@@ -257,46 +365,47 @@ impl Store {
         self.changes.subscribe()
     }
 
-    /// Writes a pod (stamping a new resourceVersion); returns the stored object.
-    pub fn put_pod(&self, key: &PodKey, mut pod: Pod) -> Pod {
+    /// Writes a pod (stamping a new resourceVersion); returns the stored object. A write that
+    /// changes nothing but the resourceVersion is not a change.
+    pub(crate) fn put_pod(&self, key: &PodKey, mut pod: Pod) -> Pod {
         let mut st = self.lock();
-        if let Some(old) = st.pods.get(key) {
-            let mut a = old.clone();
-            a.metadata.resource_version = None;
-            let mut b = pod.clone();
-            b.metadata.resource_version = None;
-            if a == b {
-                return old.clone();
+        let kind = match st.pods.get(key) {
+            Some(old) => {
+                pod.metadata
+                    .resource_version
+                    .clone_from(&old.metadata.resource_version);
+                if *old == pod {
+                    return pod;
+                }
+                "MODIFIED"
             }
-        }
+            None => "ADDED",
+        };
         st.resource_version += 1;
         pod.metadata.resource_version = Some(st.resource_version.to_string());
-        let kind = if st.pods.contains_key(key) {
-            "MODIFIED"
-        } else {
-            "ADDED"
-        };
         st.pods.insert(key.clone(), pod.clone());
-        st.remember(kind, &pod);
-        if let Some(c) = st.history.back() {
-            let _ = self.changes.send(StoreChange::Pod(Box::new(c.clone())));
-        }
+        self.pod_changed(&mut st, kind, &pod);
         self.persist_pod(key, Some(&pod), st.resource_version);
         pod
     }
 
-    /// Removes a pod object.
-    pub fn delete_pod(&self, key: &PodKey) -> Option<Pod> {
+    fn pod_changed(&self, st: &mut State, kind: &'static str, pod: &Pod) {
+        let change = st.remember(StoreChange::Pod(Box::new(PodChange {
+            resource_version: st.resource_version,
+            kind,
+            pod: pod.clone(),
+        })));
+        let _ = self.changes.send(change);
+    }
+
+    /// Removes a pod object; returns its last state.
+    pub(crate) fn delete_pod(&self, key: &PodKey) -> Option<Pod> {
         let mut st = self.lock();
         let mut pod = st.pods.remove(key)?;
         st.resource_version += 1;
         pod.metadata.resource_version = Some(st.resource_version.to_string());
-        st.remember("DELETED", &pod);
-        if let Some(c) = st.history.back() {
-            let _ = self.changes.send(StoreChange::Pod(Box::new(c.clone())));
-        }
+        self.pod_changed(&mut st, "DELETED", &pod);
         self.persist_pod(key, None, st.resource_version);
-
         Some(pod)
     }
 
@@ -311,16 +420,18 @@ impl Store {
         (st.pods.values().cloned().collect(), st.resource_version)
     }
 
-    /// Pod changes after `rv`, and a receiver for later ones, taken atomically so that no
-    /// change is lost or repeated between the two.
-    pub fn watch_pods_since(
+    /// Pod and object changes after `rv`, and a receiver for later ones (events included),
+    /// taken atomically so that no change is lost or repeated between the two.
+    pub fn watch_since(
         &self,
         rv: u64,
-    ) -> Result<(Vec<PodChange>, broadcast::Receiver<StoreChange>), TooOld> {
+    ) -> Result<(Vec<StoreChange>, broadcast::Receiver<StoreChange>), TooOld> {
         let st = self.lock();
-        let oldest = st.history.front().map_or(st.resource_version, |c| {
-            c.resource_version.saturating_sub(1)
-        });
+        let oldest = st
+            .history
+            .front()
+            .and_then(StoreChange::resource_version)
+            .map_or(st.resource_version, |v| v.saturating_sub(1));
         if rv < oldest {
             return Err(TooOld {
                 requested: rv,
@@ -330,10 +441,43 @@ impl Store {
         let changes = st
             .history
             .iter()
-            .filter(|c| c.resource_version > rv)
+            .filter(|c| c.resource_version().is_some_and(|v| v > rv))
             .cloned()
             .collect();
         Ok((changes, self.changes.subscribe()))
+    }
+
+    /// Pod changes after `rv` (see [`Store::watch_since`]).
+    pub fn watch_pods_since(
+        &self,
+        rv: u64,
+    ) -> Result<(Vec<PodChange>, broadcast::Receiver<StoreChange>), TooOld> {
+        let (changes, rx) = self.watch_since(rv)?;
+        let pods = changes
+            .into_iter()
+            .filter_map(|c| match c {
+                StoreChange::Pod(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        Ok((pods, rx))
+    }
+
+    /// Every object of a kind (optionally in one namespace) and the resourceVersion they were
+    /// read at, atomically.
+    pub fn list_objects(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> (Vec<serde_json::Value>, u64) {
+        let st = self.lock();
+        let items = st
+            .objects
+            .iter()
+            .filter(|((k, ns, _), _)| k == kind && namespace.is_none_or(|n| n == ns))
+            .map(|(_, v)| v.clone())
+            .collect();
+        (items, st.resource_version)
     }
 
     /// A pod by key.
@@ -353,7 +497,7 @@ impl Store {
 
     /// Records a kubelet event about a pod, aggregating repeats as client-go's recorder does
     /// (same object, field path, type, reason and message: count + 1, lastTimestamp moved).
-    pub fn record_event(&self, pod: &Pod, record: &EventRecord, wall: &WallClock) -> Event {
+    pub(crate) fn record_event(&self, pod: &Pod, record: &EventRecord, wall: &WallClock) -> Event {
         let mut st = self.lock();
         st.resource_version += 1;
         let rv = st.resource_version.to_string();

@@ -12,8 +12,8 @@ use podvisor_lifecycle::env::EnvContext;
 use podvisor_lifecycle::plan::{ContainerPlan, PodPlan};
 use podvisor_lifecycle::volume::{project_volume, VolumeSource};
 
+use crate::objects::Objects;
 use crate::runtime::Mount;
-use crate::worker::Objects;
 
 /// Why a volume or mount could not be set up.
 #[derive(Debug, thiserror::Error)]

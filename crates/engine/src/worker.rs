@@ -7,21 +7,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::Pod;
 use podvisor_lifecycle::action::{Action, EventRecord};
-use podvisor_lifecycle::env::{container_environment, expand_command, EnvContext};
 use podvisor_lifecycle::machine::PodMachine;
 use podvisor_lifecycle::observation::{HookType, InstanceId, Observation, StartFailure};
 use podvisor_lifecycle::phase::Phase;
 use podvisor_lifecycle::plan::{ContainerRef, HandlerPlan, PodPlan, ProbeType};
 use podvisor_lifecycle::termination_message::termination_message;
 use podvisor_lifecycle::time::Timestamp;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::clock::Clock;
+use crate::container_config::{container_spec, NodeContext};
+use crate::error::error_chain;
 use crate::handlers::{run_hook, HandlerContext, RuntimeTarget};
-use crate::probe_worker::{spawn_probe_worker, ProbeWorkerHandle};
-use crate::runtime::{ContainerId, ContainerSpec, Runtime, RuntimeError, SandboxId, SandboxSpec};
+use crate::objects::Objects;
+use crate::probe_worker::{first_tick, spawn_probe_worker, ProbeWorkerHandle};
+use crate::runtime::{ContainerId, Runtime, RuntimeError, SandboxId, SandboxSpec};
 use crate::store::Store;
 use crate::timeline::{Happening, TimelineEntry};
 use crate::volumes::PodVolumes;
@@ -41,12 +43,16 @@ pub(crate) enum WorkerMsg {
         termination_file: Option<PathBuf>,
     },
     SandboxRemoved,
+    /// A deletion request; answered with the pod as published with its deletion metadata.
     Delete {
         grace_period_seconds: Option<i64>,
+        reply: Option<oneshot::Sender<Pod>>,
     },
+    /// New labels and annotations; answered with the pod as published.
     Metadata {
         labels: Option<std::collections::BTreeMap<String, String>>,
         annotations: Option<std::collections::BTreeMap<String, String>>,
+        reply: oneshot::Sender<Pod>,
     },
     /// The pod's sandbox and IP, for connections into the pod (port-forward).
     Sandbox {
@@ -59,13 +65,20 @@ pub(crate) enum WorkerMsg {
     },
 }
 
-/// The ConfigMaps and Secrets pods can reference.
-#[derive(Debug, Clone, Default)]
-pub struct Objects {
-    /// ConfigMaps.
-    pub config_maps: Vec<ConfigMap>,
-    /// Secrets.
-    pub secrets: Vec<Secret>,
+/// What the engine hands a new worker.
+pub(crate) struct WorkerParts<R: Runtime> {
+    pub(crate) machine: PodMachine,
+    pub(crate) runtime: Arc<R>,
+    pub(crate) clock: Clock,
+    pub(crate) store: Store,
+    pub(crate) objects: Arc<std::sync::RwLock<Objects>>,
+    pub(crate) timeline: broadcast::Sender<TimelineEntry>,
+    pub(crate) tx: mpsc::UnboundedSender<WorkerMsg>,
+    pub(crate) rx: mpsc::UnboundedReceiver<WorkerMsg>,
+    pub(crate) pod_dir: PathBuf,
+    pub(crate) log_dir: PathBuf,
+    pub(crate) node_name: String,
+    pub(crate) host_ip: String,
 }
 
 pub(crate) struct PodWorker<R: Runtime> {
@@ -91,9 +104,42 @@ pub(crate) struct PodWorker<R: Runtime> {
     pub(crate) deletion_meta: Option<(Timestamp, i64)>,
     pub(crate) last_phase: Option<Phase>,
     pub(crate) last_ready: HashMap<String, bool>,
+    /// The pod as last published (its metadata names the pod in events).
+    pub(crate) published: Option<Pod>,
+    /// Callers waiting for the next publish (deletion, metadata change).
+    pub(crate) waiting: Vec<oneshot::Sender<Pod>>,
 }
 
 impl<R: Runtime> PodWorker<R> {
+    pub(crate) fn new(p: WorkerParts<R>) -> Self {
+        PodWorker {
+            machine: p.machine,
+            runtime: p.runtime,
+            clock: p.clock,
+            store: p.store,
+            objects: p.objects,
+            timeline: p.timeline,
+            tx: p.tx,
+            rx: p.rx,
+            pod_dir: p.pod_dir,
+            log_dir: p.log_dir,
+            node_name: p.node_name,
+            host_ip: p.host_ip,
+            sandbox: None,
+            volumes: None,
+            containers: HashMap::new(),
+            probes: HashMap::new(),
+            probe_epochs: HashMap::new(),
+            hooks_started: HashMap::new(),
+            removed: false,
+            deletion_meta: None,
+            last_phase: None,
+            last_ready: HashMap::new(),
+            published: None,
+            waiting: Vec::new(),
+        }
+    }
+
     fn plan(&self) -> &PodPlan {
         self.machine.plan()
     }
@@ -202,12 +248,16 @@ impl<R: Runtime> PodWorker<R> {
             WorkerMsg::Metadata {
                 labels,
                 annotations,
+                reply,
             } => {
                 self.machine.set_labels_and_annotations(labels, annotations);
+                self.waiting.push(reply);
             }
             WorkerMsg::Delete {
                 grace_period_seconds,
+                reply,
             } => {
+                self.waiting.extend(reply);
                 self.machine.observe(
                     now,
                     Observation::DeleteRequested {
@@ -366,8 +416,15 @@ impl<R: Runtime> PodWorker<R> {
             .as_ref()
             .and_then(|p| p.split('{').nth(1))
             .map(|s| s.trim_end_matches('}').to_string());
-        let pod = self.render();
-        self.store.record_event(&pod, &record, &self.clock.wall());
+        let wall = self.clock.wall();
+        match &self.published {
+            Some(pod) => {
+                self.store.record_event(pod, &record, &wall);
+            }
+            None => {
+                self.store.record_event(&self.render(), &record, &wall);
+            }
+        }
         self.emit(record.at, container, Happening::Event(record));
     }
 
@@ -430,62 +487,26 @@ impl<R: Runtime> PodWorker<R> {
             ));
             return;
         };
-        let plan = self.plan().clone();
-        let c = plan.container(instance.container).clone();
-        let api_container = api_container(&plan.pod, instance.container);
         let objects = self.objects.read().map(|o| o.clone()).unwrap_or_default();
         let pod_ip = self.machine.pod_ip().unwrap_or_default().to_string();
-        let ctx = EnvContext {
-            pod: &plan.pod,
-            pod_ip: &pod_ip,
-            host_ip: &self.host_ip,
+        let node = NodeContext {
             node_name: &self.node_name,
-            config_maps: &objects.config_maps,
-            secrets: &objects.secrets,
-            node_allocatable_cpu_millis: node_cpu_millis(),
-            node_allocatable_memory_bytes: node_memory_bytes(),
+            host_ip: &self.host_ip,
+            pod_ip: &pod_ip,
         };
-        let env = match api_container
-            .as_ref()
-            .map(|ac| container_environment(&ctx, ac))
-        {
-            Some(Ok(env)) => env,
-            Some(Err(e)) => {
-                self.send(fail(
-                    StartFailure::CreateContainerConfigError,
-                    e.to_string(),
-                ));
+        let (spec, termination_file) = match container_spec(
+            self.plan(),
+            instance,
+            &node,
+            &objects,
+            volumes,
+            &self.log_dir,
+        ) {
+            Ok(x) => x,
+            Err((reason, message)) => {
+                self.send(fail(reason, message));
                 return;
             }
-            None => Vec::new(),
-        };
-        let mut argv: Vec<String> = c.command.iter().chain(c.args.iter()).cloned().collect();
-        argv = expand_command(&argv, &env);
-        let mounts = match volumes.mounts_for(&c, instance.restart_count) {
-            Ok(m) => m,
-            Err(e) => {
-                self.send(fail(
-                    StartFailure::CreateContainerConfigError,
-                    error_chain(&e),
-                ));
-                return;
-            }
-        };
-        let termination_file = mounts.termination_file.clone();
-        let log_path = self
-            .log_dir
-            .join(&c.name)
-            .join(format!("{}.log", instance.restart_count));
-        let spec = ContainerSpec {
-            pod: plan.key.clone(),
-            name: c.name.clone(),
-            restart_count: instance.restart_count,
-            argv,
-            env,
-            working_dir: c.working_dir.clone(),
-            mounts: mounts.mounts,
-            log_path,
-            stop_signal: c.stop_signal.clone(),
         };
         let runtime = self.runtime.clone();
         let tx = self.tx.clone();
@@ -625,22 +646,12 @@ impl<R: Runtime> PodWorker<R> {
             Some(self.name(instance.container)),
             Happening::ProbeStarted { probe_type },
         );
-        // The kubelet keeps one worker per container and probe type across restarts: a new
-        // instance's liveness/startup probe waits for the next tick of the running ticker, while
-        // readiness is triggered at once when a started container has no readiness result.
         let now_instant = self.clock.instant(now);
-        let period = probe.period();
         let epoch = *self
             .probe_epochs
             .entry((instance.container, probe_type))
             .or_insert(now_instant);
-        let first_tick = if probe_type == ProbeType::Readiness || epoch == now_instant {
-            now_instant
-        } else {
-            let elapsed = now_instant.saturating_duration_since(epoch);
-            let periods = elapsed.as_nanos() / period.as_nanos().max(1) + 1;
-            epoch + period * u32::try_from(periods).unwrap_or(u32::MAX)
-        };
+        let first_tick = first_tick(probe_type, epoch, now_instant, probe.period());
         let (ptx, mut prx) = mpsc::unbounded_channel();
         let handle = spawn_probe_worker(target, probe_type, probe, started_at, first_tick, ptx);
         let tx = self.tx.clone();
@@ -722,15 +733,21 @@ impl<R: Runtime> PodWorker<R> {
                 );
             }
         }
-        self.store.put_pod(&self.plan().key.clone(), pod);
-    }
-}
-
-fn api_container(pod: &Pod, r: ContainerRef) -> Option<k8s_openapi::api::core::v1::Container> {
-    let spec = pod.spec.as_ref()?;
-    match r {
-        ContainerRef::Init(i) => spec.init_containers.as_ref()?.get(i).cloned(),
-        ContainerRef::Regular(i) => spec.containers.get(i).cloned(),
+        // Rendered once per decision; an unchanged pod is not written again.
+        let mut pod = pod;
+        if let Some(p) = &self.published {
+            pod.metadata
+                .resource_version
+                .clone_from(&p.metadata.resource_version);
+            if *p == pod && self.waiting.is_empty() {
+                return;
+            }
+        }
+        let stored = self.store.put_pod(&self.plan().key.clone(), pod);
+        for w in self.waiting.drain(..) {
+            let _ = w.send(stored.clone());
+        }
+        self.published = Some(stored);
     }
 }
 
@@ -750,18 +767,6 @@ pub fn describe_handler(h: &HandlerPlan) -> String {
     }
 }
 
-/// An error and its sources, joined with ": ".
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// The last `max` bytes of a file (empty when it cannot be read).
 fn read_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
     use std::io::{Read, Seek, SeekFrom};
@@ -775,20 +780,4 @@ fn read_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
     buf
-}
-
-fn node_cpu_millis() -> i64 {
-    std::thread::available_parallelism().map_or(1, |n| i64::try_from(n.get()).unwrap_or(1)) * 1000
-}
-
-fn node_memory_bytes() -> i64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<i64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use podvisor_engine::runtime::fake::{FakeBehaviour, FakeRuntime};
 use podvisor_engine::runtime::ExecOutput;
 use podvisor_engine::timeline::{Happening, TimelineEntry};
-use podvisor_engine::{Engine, EngineConfig};
+use podvisor_engine::{EngineConfig, EngineHandle};
 use podvisor_lifecycle::intake::{build_plan, parse};
 use podvisor_lifecycle::plan::{PodKey, PodPlan};
 use tokio::sync::broadcast;
@@ -16,8 +16,8 @@ fn plan(yaml: &str) -> PodPlan {
     build_plan(m.pods.into_iter().next().expect("one pod")).expect("pod is valid")
 }
 
-fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> Engine<FakeRuntime> {
-    Engine::new(
+fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> EngineHandle {
+    podvisor_engine::start_in_memory(
         rt,
         EngineConfig {
             state_dir: dir.path().to_path_buf(),
@@ -81,9 +81,9 @@ async fn pre_stop_then_sigterm_with_the_rest_of_the_grace_period() {
     );
     let e = engine(rt.clone(), &dir);
     let mut rx = e.subscribe();
-    e.apply(plan(PRESTOP_POD)).unwrap();
+    e.create_pod(plan(PRESTOP_POD)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    e.delete(&key("web"), None).unwrap();
+    e.delete_pod(&key("web"), None).await.unwrap();
     let pod = e.wait(&key("web")).await.unwrap();
     let tl = drain(&mut rx);
     let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
@@ -139,9 +139,9 @@ async fn force_delete_gives_pre_stop_one_second_and_the_stop_signal_two() {
     );
     let e = engine(rt.clone(), &dir);
     let mut rx = e.subscribe();
-    e.apply(plan(PRESTOP_POD)).unwrap();
+    e.create_pod(plan(PRESTOP_POD)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    e.delete(&key("web"), Some(0)).unwrap();
+    e.delete_pod(&key("web"), Some(0)).await.unwrap();
     e.wait(&key("web")).await.unwrap();
     let tl = drain(&mut rx);
     let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
@@ -169,7 +169,7 @@ async fn a_completed_pod_is_published_with_its_terminal_status_and_events() {
         },
     );
     let e = engine(rt, &dir);
-    e.apply(plan(
+    e.create_pod(plan(
         r#"
 apiVersion: v1
 kind: Pod
@@ -180,6 +180,7 @@ spec:
   - {name: app, image: busybox, command: ['true']}
 "#,
     ))
+    .await
     .unwrap();
     let pod = e.wait(&key("job")).await.unwrap();
     assert_eq!(
@@ -217,7 +218,7 @@ async fn liveness_failures_restart_the_container_through_the_worker() {
         },
     );
     let e = engine(rt.clone(), &dir);
-    e.apply(plan(
+    e.create_pod(plan(
         r#"
 apiVersion: v1
 kind: Pod
@@ -234,6 +235,7 @@ spec:
       failureThreshold: 3
 "#,
     ))
+    .await
     .unwrap();
     // Failures at 0, 10, 20 s: killed at 20 s, restarted at once.
     tokio::time::sleep(Duration::from_millis(20_500)).await;
@@ -251,6 +253,6 @@ spec:
         Some("Liveness probe failed: unhealthy")
     );
     assert_eq!(unhealthy.count, Some(3));
-    e.delete(&key("live"), None).unwrap();
+    e.delete_pod(&key("live"), None).await.unwrap();
     e.wait(&key("live")).await.unwrap();
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use podvisor_engine::{Engine, EngineConfig};
+use podvisor_engine::{EngineConfig, WriteMode};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::input;
@@ -98,7 +98,7 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating state directory {}", state_dir.display()))?;
     let (linux, node_name) = super::linux_runtime(&state_dir)?;
-    let engine = Arc::new(Engine::new(
+    let engine = podvisor_engine::start_in_memory(
         linux,
         EngineConfig {
             state_dir: state_dir.clone(),
@@ -106,8 +106,32 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
             host_ip: "127.0.0.1".into(),
             remove_deleted_pods: false,
         },
-    ));
-    engine.set_objects(inputs.objects);
+    );
+    // The ConfigMaps and Secrets of the input are objects in the store, as on a cluster.
+    let objects = inputs
+        .objects
+        .config_maps
+        .iter()
+        .map(|c| ("configmaps", "ConfigMap", serde_json::to_value(c)))
+        .chain(
+            inputs
+                .objects
+                .secrets
+                .iter()
+                .map(|s| ("secrets", "Secret", serde_json::to_value(s))),
+        );
+    for (resource, kind, value) in objects {
+        let mut value = value.context("serialising an input object")?;
+        value["kind"] = serde_json::json!(kind);
+        value["apiVersion"] = serde_json::json!("v1");
+        if value["metadata"]["namespace"].as_str().is_none() {
+            value["metadata"]["namespace"] = serde_json::json!("default");
+        }
+        engine
+            .put_object(resource, WriteMode::Create, value)
+            .await
+            .with_context(|| format!("storing the input's {kind}"))?;
+    }
     let style = Style {
         color: !args.no_color
             && std::io::stderr().is_terminal()
@@ -131,7 +155,7 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
         }
     });
     for plan in inputs.plans {
-        engine.apply(plan)?;
+        engine.create_pod(plan).await?;
     }
 
     // Deletion on request: --stop-after, SIGINT/SIGTERM (again: force).
@@ -158,17 +182,17 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
                 () = after => {}
             }
             stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            engine.delete_all(grace);
+            let _ = engine.delete_all(grace).await;
             tokio::select! {
                 _ = sigint.recv() => {}
                 _ = sigterm.recv() => {}
             }
             eprintln!("force deleting (waiting for every process to be gone)");
-            engine.delete_all(Some(0));
+            let _ = engine.delete_all(Some(0)).await;
         });
     }
 
-    let pods = engine.wait_all().await;
+    let pods = engine.wait_all().await?;
     // Let the printer catch up with the last entries.
     tokio::time::sleep(Duration::from_millis(20)).await;
     printer.abort();

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use podvisor_api::{router, server, ApiState};
-use podvisor_engine::runtime::process::LinuxRuntime;
-use podvisor_engine::{Engine, EngineConfig};
+use podvisor_engine::EngineConfig;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// `podvisor serve` flags.
@@ -87,22 +86,6 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
-fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0..4)
-        .map(|i| {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(i);
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos()),
-            );
-            format!("{:016x}", h.finish())
-        })
-        .collect()
-}
-
 async fn serve(args: ServeArgs) -> Result<()> {
     let dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
     std::fs::create_dir_all(&dir)
@@ -123,7 +106,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (store, previous) =
         podvisor_engine::store::Store::open(&node_name, &dir.join("store.redb"))
             .context("opening the durable store")?;
-    let engine = Arc::new(Engine::with_store(
+    let engine = podvisor_engine::start(
         linux,
         EngineConfig {
             state_dir: dir.clone(),
@@ -131,10 +114,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
             host_ip: "127.0.0.1".into(),
             remove_deleted_pods: true,
         },
-        store.clone(),
-    ));
-    engine.set_objects(store.config_objects());
-    recover(&engine, store, previous);
+        store,
+    );
+    for problem in podvisor_engine::recover::recover(&engine, previous).await {
+        eprintln!("warning: {problem}");
+    }
     if let Some(manifests) = args.manifests.clone() {
         tokio::spawn(podvisor_engine::static_pods::run(
             engine.clone(),
@@ -150,7 +134,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let token = match std::fs::read_to_string(&token_path) {
             Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
             _ => {
-                let t = random_token();
+                let t = podvisor_engine::ids::random_token()
+                    .context("reading the OS random source for the API token")?;
                 server::write_private(&token_path, &t)?;
                 t
             }
@@ -187,55 +172,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
         _ = sigterm.recv() => {}
     }
     eprintln!("shutting down: deleting every pod (again: force)");
-    engine.delete_all(None);
+    let _ = engine.delete_all(None).await;
+    let force = || async {
+        let _ = engine.delete_all(Some(0)).await;
+        let _ = engine.wait_all().await;
+    };
     tokio::select! {
         _ = engine.wait_all() => {}
-        _ = sigint.recv() => { engine.delete_all(Some(0)); engine.wait_all().await; }
-        _ = sigterm.recv() => { engine.delete_all(Some(0)); engine.wait_all().await; }
+        _ = sigint.recv() => force().await,
+        _ = sigterm.recv() => force().await,
     }
     Ok(())
-}
-
-/// Takes back the pods of a previous run: the ones being deleted are gone with their
-/// processes; terminal ones stay as records; the others are recovered (their containers are
-/// reported lost and restarted per policy, as the kubelet does after a node restart).
-fn recover(
-    engine: &Engine<LinuxRuntime>,
-    store: podvisor_engine::store::Store,
-    previous: Vec<k8s_openapi::api::core::v1::Pod>,
-) {
-    for pod in previous {
-        let key = podvisor_lifecycle::plan::PodKey {
-            namespace: pod
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into()),
-            name: pod.metadata.name.clone().unwrap_or_default(),
-        };
-        let phase = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.clone())
-            .unwrap_or_default();
-        if pod.metadata.deletion_timestamp.is_some() {
-            store.delete_pod(&key);
-            continue;
-        }
-        if phase == "Succeeded" || phase == "Failed" {
-            continue;
-        }
-        let status = pod.status.clone().unwrap_or_default();
-        let mut spec_only = pod.clone();
-        spec_only.status = None;
-        spec_only.metadata.resource_version = None;
-        match podvisor_lifecycle::intake::build_plan(spec_only) {
-            Ok(plan) => {
-                if let Err(e) = engine.recover(plan, &status) {
-                    eprintln!("warning: cannot recover pod {key}: {e}");
-                }
-            }
-            Err(e) => eprintln!("warning: cannot recover pod {key}: {e}"),
-        }
-    }
 }
