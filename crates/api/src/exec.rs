@@ -10,13 +10,14 @@ use std::process::Stdio;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use podvisor_lifecycle::plan::PodKey;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::http::ApiResult;
 use crate::{ApiError, Shared};
 
 /// The exec request's query: `command` repeats, flags are `true` when present.
@@ -63,17 +64,19 @@ pub async fn exec(
     Path((ns, name)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
+) -> ApiResult {
     let (command, q) = parse_query(raw.as_deref().unwrap_or(""));
     let key = PodKey {
         namespace: ns,
         name: name.clone(),
     };
-    let Some(pod) = st.engine.store().pod(&key) else {
-        return ApiError::not_found("pods", &name).into_response();
-    };
+    let pod = st
+        .engine
+        .store()
+        .pod(&key)
+        .ok_or_else(|| ApiError::not_found("pods", &name))?;
     if command.is_empty() {
-        return ApiError::bad_request("you must specify at least 1 command").into_response();
+        return Err(ApiError::bad_request("you must specify at least 1 command"));
     }
     let spec = pod.spec.clone().unwrap_or_default();
     let container = q.get("container").cloned().unwrap_or_else(|| {
@@ -88,26 +91,25 @@ pub async fn exec(
         .chain(spec.init_containers.iter().flatten())
         .any(|c| c.name == container);
     if !known {
-        return ApiError::bad_request(format!("container {container} is not valid for pod {name}"))
-            .into_response();
+        return Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {name}"
+        )));
     }
     let Ok(ws) = ws else {
-        return ApiError::bad_request(
+        return Err(ApiError::bad_request(
             "podvisor serves exec over WebSocket (v5.channel.k8s.io) only",
-        )
-        .into_response();
+        ));
     };
-    let cmd = match st.engine.exec_command(&key, &container, &command).await {
-        Ok(c) => c,
-        Err(e) => {
-            return ApiError::bad_request(format!("unable to upgrade connection: {e}"))
-                .into_response()
-        }
-    };
+    let cmd = st
+        .engine
+        .exec_command(&key, &container, &command)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("unable to upgrade connection: {e}")))?;
     let stdin = q.get("stdin").is_some_and(|v| v == "true" || v == "1");
-    ws.protocols(["v5.channel.k8s.io"])
+    Ok(ws
+        .protocols(["v5.channel.k8s.io"])
         .on_upgrade(move |socket| session(socket, cmd, stdin))
-        .into_response()
+        .into_response())
 }
 
 /// Ends a session as kubectl expects: the Status on channel 3, then a normal close.

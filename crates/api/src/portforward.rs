@@ -11,12 +11,13 @@ use std::collections::HashMap;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use podvisor_lifecycle::plan::PodKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::http::ApiResult;
 use crate::spdy::{
     control, data, take_frame, Frame, HeaderCodec, FLAG_FIN, GOAWAY, PING, RST_STREAM, SYN_REPLY,
     SYN_STREAM,
@@ -28,34 +29,35 @@ pub async fn portforward(
     State(st): State<Shared>,
     Path((ns, name)): Path<(String, String)>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
+) -> ApiResult {
     let key = PodKey {
         namespace: ns,
         name: name.clone(),
     };
-    let Some(pod) = st.engine.store().pod(&key) else {
-        return ApiError::not_found("pods", &name).into_response();
-    };
+    let pod = st
+        .engine
+        .store()
+        .pod(&key)
+        .ok_or_else(|| ApiError::not_found("pods", &name))?;
     let phase = pod
         .status
         .as_ref()
         .and_then(|s| s.phase.clone())
         .unwrap_or_default();
     if phase != "Running" {
-        return ApiError::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "unable to forward port because pod is not running. Current status={phase}"
-        ))
-        .into_response();
+        )));
     }
     let Ok(ws) = ws else {
-        return ApiError::bad_request(
+        return Err(ApiError::bad_request(
             "podvisor serves port-forward over WebSocket (SPDY/3.1+portforward.k8s.io) only",
-        )
-        .into_response();
+        ));
     };
-    ws.protocols(["SPDY/3.1+portforward.k8s.io"])
+    Ok(ws
+        .protocols(["SPDY/3.1+portforward.k8s.io"])
         .on_upgrade(move |socket| session(socket, st, key))
-        .into_response()
+        .into_response())
 }
 
 #[derive(Default)]

@@ -34,7 +34,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 pub use shim::shim_main;
-use shim::{ContainerConfig, Report};
+use shim::{ContainerConfig, Report, SetupFailure, SetupStep};
 
 use super::{
     ContainerId, ContainerSpec, ExecOutput, ExitStatus, Runtime, RuntimeError, SandboxId,
@@ -329,11 +329,11 @@ impl Runtime for LinuxRuntime {
         let mut lines = BufReader::new(stdout).lines();
         let pid = match read_report(&mut lines).await {
             Some(Report::Started { pid }) => pid,
-            Some(Report::StartFailed { errno, step }) => {
+            Some(Report::StartFailed(SetupFailure { errno, step })) => {
                 let _ = child.wait().await;
                 let _ = std::fs::remove_file(&config_path);
                 let source = io::Error::from_raw_os_error(errno);
-                if step == "exec" {
+                if step == SetupStep::Exec {
                     return Err(RuntimeError::StartContainer {
                         pod: spec.pod.clone(),
                         container: spec.name.clone(),

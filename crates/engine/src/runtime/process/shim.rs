@@ -55,6 +55,137 @@ pub struct ContainerConfig {
     pub log_path: PathBuf,
 }
 
+/// The container set-up step that failed, as the monitor reports it (runc's init reports the
+/// same way: which step, and errno).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SetupStep {
+    /// Opening `/proc/<pid>/ns/<kind>` of the sandbox.
+    OpenNamespace {
+        /// The path.
+        path: String,
+    },
+    /// Joining one of the sandbox's namespaces.
+    Setns {
+        /// `net`, `uts`, `ipc` or `pid`.
+        namespace: String,
+    },
+    /// Creating the mount and PID namespaces.
+    Unshare,
+    /// Making `/` a private mount so nothing propagates to the host.
+    MakeRootPrivate,
+    /// The pipe the child reports its failure on.
+    Pipe,
+    /// Forking the container's main process.
+    Fork,
+    /// Setting the parent-death signal.
+    ParentDeathSignal,
+    /// The monitor was gone before the main process could start.
+    MonitorExited,
+    /// Mounting a filesystem (`/proc`, the private `/dev`, `/dev/pts`, `/dev/shm`).
+    Mount {
+        /// Where.
+        target: String,
+    },
+    /// Creating a device node of the private `/dev`.
+    Mknod {
+        /// The node.
+        path: String,
+    },
+    /// Creating a directory of the private `/dev`.
+    Mkdir {
+        /// The directory.
+        path: String,
+    },
+    /// Creating a symlink of the private `/dev`.
+    Symlink {
+        /// The link.
+        link: String,
+    },
+    /// Creating a missing mount point for a volume.
+    CreateMountPoint {
+        /// The mount point.
+        target: PathBuf,
+    },
+    /// Bind-mounting a volume.
+    BindMount {
+        /// Host path.
+        source: PathBuf,
+        /// Container path.
+        target: PathBuf,
+    },
+    /// Making a volume mount read-only.
+    RemountReadOnly {
+        /// Container path.
+        target: PathBuf,
+    },
+    /// Opening the container's log file.
+    OpenLogFile,
+    /// Changing to the working directory.
+    Chdir {
+        /// `workingDir`.
+        dir: String,
+    },
+    /// Executing the entrypoint (the kubelet's `RunContainerError` case).
+    Exec,
+}
+
+impl std::fmt::Display for SetupStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetupStep::OpenNamespace { path } => write!(f, "open {path}"),
+            SetupStep::Setns { namespace } => write!(f, "setns {namespace}"),
+            SetupStep::Unshare => write!(f, "unshare mount and pid namespaces"),
+            SetupStep::MakeRootPrivate => write!(f, "make / private"),
+            SetupStep::Pipe => write!(f, "pipe"),
+            SetupStep::Fork => write!(f, "fork"),
+            SetupStep::ParentDeathSignal => write!(f, "set the parent-death signal"),
+            SetupStep::MonitorExited => write!(f, "monitor exited"),
+            SetupStep::Mount { target } => write!(f, "mount {target}"),
+            SetupStep::Mknod { path } => write!(f, "mknod {path}"),
+            SetupStep::Mkdir { path } => write!(f, "mkdir {path}"),
+            SetupStep::Symlink { link } => write!(f, "symlink {link}"),
+            SetupStep::CreateMountPoint { target } => {
+                write!(f, "create mount point {}", target.display())
+            }
+            SetupStep::BindMount { source, target } => {
+                write!(f, "bind mount {} on {}", source.display(), target.display())
+            }
+            SetupStep::RemountReadOnly { target } => {
+                write!(f, "remount {} read-only", target.display())
+            }
+            SetupStep::OpenLogFile => write!(f, "open log file"),
+            SetupStep::Chdir { dir } => write!(f, "chdir {dir}"),
+            SetupStep::Exec => write!(f, "exec"),
+        }
+    }
+}
+
+/// A failed set-up step and its errno.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SetupFailure {
+    /// Which step.
+    pub step: SetupStep,
+    /// errno.
+    pub errno: i32,
+}
+
+impl SetupFailure {
+    fn new(step: SetupStep, e: Errno) -> Self {
+        SetupFailure {
+            step,
+            errno: e as i32,
+        }
+    }
+
+    fn io(step: SetupStep, e: &std::io::Error) -> Self {
+        SetupFailure {
+            step,
+            errno: e.raw_os_error().unwrap_or(0),
+        }
+    }
+}
+
 /// One report line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -70,13 +201,8 @@ pub enum Report {
         /// Host pid.
         pid: i32,
     },
-    /// The entrypoint could not be exec'd.
-    StartFailed {
-        /// errno.
-        errno: i32,
-        /// Which step failed.
-        step: String,
-    },
+    /// The container could not be set up or its entrypoint could not be exec'd.
+    StartFailed(SetupFailure),
     /// The main process exited (and everything else of the instance is gone).
     Exited {
         /// Exit code (128 + signal when signalled).
@@ -180,21 +306,24 @@ fn sandbox(hostname: &str, die_with_parent: bool, share_pid: bool) -> i32 {
     }
 }
 
-fn join_namespaces(pid: i32, kinds: &[(&str, CloneFlags)]) -> Result<(), (String, Errno)> {
+fn join_namespaces(pid: i32, kinds: &[(&str, CloneFlags)]) -> Result<(), SetupFailure> {
     // Open every namespace first: entering the mount namespace changes what /proc shows.
     let mut files = Vec::new();
     for (name, flag) in kinds {
         let path = format!("/proc/{pid}/ns/{name}");
-        let f = File::open(&path).map_err(|e| {
-            (
-                format!("open {path}"),
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
+        let f = File::open(&path)
+            .map_err(|e| SetupFailure::io(SetupStep::OpenNamespace { path }, &e))?;
         files.push((f, *flag, *name));
     }
     for (f, flag, name) in files {
-        setns(f.as_fd(), flag).map_err(|e| (format!("setns {name}"), e))?;
+        setns(f.as_fd(), flag).map_err(|e| {
+            SetupFailure::new(
+                SetupStep::Setns {
+                    namespace: name.to_string(),
+                },
+                e,
+            )
+        })?;
     }
     Ok(())
 }
@@ -250,7 +379,7 @@ fn status_of(ws: WaitStatus) -> Option<(i32, Option<i32>)> {
 
 /// A container's own `/dev` (as runc makes it): a tmpfs with the standard device nodes, its own
 /// devpts and shm, so files such as `/dev/termination-log` never land on the host's `/dev`.
-fn private_dev() -> Result<(), (String, Errno)> {
+fn private_dev() -> Result<(), SetupFailure> {
     use nix::sys::stat::{makedev, mknod, Mode, SFlag};
     let ms = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
     mount(
@@ -260,7 +389,7 @@ fn private_dev() -> Result<(), (String, Errno)> {
         ms,
         Some("mode=755,size=65536k"),
     )
-    .map_err(|e| ("mount /dev".to_string(), e))?;
+    .map_err(|e| mount_failed("/dev", e))?;
     for (name, major, minor) in [
         ("null", 1, 3),
         ("zero", 1, 5),
@@ -276,7 +405,7 @@ fn private_dev() -> Result<(), (String, Errno)> {
             Mode::from_bits_truncate(0o666),
             makedev(major, minor),
         )
-        .map_err(|e| (format!("mknod {path}"), e))?;
+        .map_err(|e| SetupFailure::new(SetupStep::Mknod { path: path.clone() }, e))?;
         // The umask trimmed the mode.
         let _ = nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,
@@ -286,12 +415,8 @@ fn private_dev() -> Result<(), (String, Errno)> {
         );
     }
     for dir in ["/dev/pts", "/dev/shm"] {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            (
-                format!("mkdir {dir}"),
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SetupFailure::io(SetupStep::Mkdir { path: dir.into() }, &e))?;
     }
     mount(
         Some("devpts"),
@@ -300,7 +425,7 @@ fn private_dev() -> Result<(), (String, Errno)> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some("newinstance,ptmxmode=0666,mode=0620"),
     )
-    .map_err(|e| ("mount /dev/pts".to_string(), e))?;
+    .map_err(|e| mount_failed("/dev/pts", e))?;
     mount(
         Some("shm"),
         "/dev/shm",
@@ -308,7 +433,7 @@ fn private_dev() -> Result<(), (String, Errno)> {
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("mode=1777,size=65536k"),
     )
-    .map_err(|e| ("mount /dev/shm".to_string(), e))?;
+    .map_err(|e| mount_failed("/dev/shm", e))?;
     for (link, target) in [
         ("/dev/ptmx", "pts/ptmx"),
         ("/dev/fd", "/proc/self/fd"),
@@ -316,28 +441,33 @@ fn private_dev() -> Result<(), (String, Errno)> {
         ("/dev/stdout", "/proc/self/fd/1"),
         ("/dev/stderr", "/proc/self/fd/2"),
     ] {
-        std::os::unix::fs::symlink(target, link).map_err(|e| {
-            (
-                format!("symlink {link}"),
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        })?;
+        std::os::unix::fs::symlink(target, link)
+            .map_err(|e| SetupFailure::io(SetupStep::Symlink { link: link.into() }, &e))?;
     }
     Ok(())
 }
 
+fn mount_failed(target: &str, e: Errno) -> SetupFailure {
+    SetupFailure::new(
+        SetupStep::Mount {
+            target: target.into(),
+        },
+        e,
+    )
+}
+
 /// Prepares the child (PID 1) and execs; returns only on failure, with the failed step.
-fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) {
-    let fail = |step: &str, e: Errno| (step.to_string(), e);
+fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> SetupFailure {
+    let fail = SetupFailure::new;
     // The container never outlives its monitor (the parent may already be gone: check).
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
-        return fail("set the parent-death signal", e);
+        return fail(SetupStep::ParentDeathSignal, e);
     }
     // PID 1 of a new PID namespace sees its parent as pid 0.
     let ppid = nix::unistd::getppid();
     if ppid != monitor && !(cfg.namespaces && ppid.as_raw() == 0) {
         // (In a shared pod PID namespace the monitor is outside it too: ppid is 0 as well.)
-        return fail("monitor exited", Errno::ESRCH);
+        return fail(SetupStep::MonitorExited, Errno::ESRCH);
     }
     if cfg.namespaces {
         if let Err(e) = mount(
@@ -347,10 +477,10 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None::<&str>,
         ) {
-            return fail("mount /proc", e);
+            return mount_failed("/proc", e);
         }
-        if let Err((step, e)) = private_dev() {
-            return fail(&step, e);
+        if let Err(f) = private_dev() {
+            return f;
         }
         for (source, target, ro) in &cfg.mounts {
             if !target.exists() {
@@ -370,10 +500,10 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
                         })
                 };
                 if let Err(e) = made {
-                    return fail(
-                        &format!("create mount point {}", target.display()),
-                        Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-                    );
+                    let step = SetupStep::CreateMountPoint {
+                        target: target.clone(),
+                    };
+                    return SetupFailure::io(step, &e);
                 }
             }
             if let Err(e) = mount(
@@ -383,10 +513,11 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
             ) {
-                return fail(
-                    &format!("bind mount {} on {}", source.display(), target.display()),
-                    e,
-                );
+                let step = SetupStep::BindMount {
+                    source: source.clone(),
+                    target: target.clone(),
+                };
+                return fail(step, e);
             }
             if *ro {
                 let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
@@ -397,7 +528,10 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
                     flags,
                     None::<&str>,
                 ) {
-                    return fail(&format!("remount {} read-only", target.display()), e);
+                    let step = SetupStep::RemountReadOnly {
+                        target: target.clone(),
+                    };
+                    return fail(step, e);
                 }
             }
         }
@@ -413,12 +547,7 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
             let _ = nix::unistd::dup2_stdout(&f);
             let _ = nix::unistd::dup2_stderr(&f);
         }
-        Err(e) => {
-            return fail(
-                "open log file",
-                Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
-        }
+        Err(e) => return SetupFailure::io(SetupStep::OpenLogFile, &e),
     }
     if let Ok(null) = File::open("/dev/null") {
         let _ = nix::unistd::dup2_stdin(&null);
@@ -429,18 +558,18 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> (String, Errno) 
         cfg.cwd.as_str()
     };
     if let Err(e) = nix::unistd::chdir(cwd) {
-        return fail(&format!("chdir {cwd}"), e);
+        return fail(SetupStep::Chdir { dir: cwd.into() }, e);
     }
     let env = final_env(&cfg.hostname, &cfg.env);
     let program = resolve_program(cfg.argv.first().map_or("", String::as_str), &env);
     let Ok(prog) = CString::new(program.as_os_str().as_encoded_bytes().to_vec()) else {
-        return fail("exec", Errno::EINVAL);
+        return fail(SetupStep::Exec, Errno::EINVAL);
     };
     let argv = cstrings(cfg.argv.iter().cloned());
     let envp = cstrings(env.iter().map(|(k, v)| format!("{k}={v}")));
     sys::reset_signals_for_exec();
     match execve(&prog, &argv, &envp) {
-        Err(e) => fail("exec", e),
+        Err(e) => fail(SetupStep::Exec, e),
         Ok(never) => match never {},
     }
 }
@@ -456,11 +585,8 @@ fn container(config_path: &Path) -> i32 {
             return 2;
         }
     };
-    let start_failed = |step: String, e: Errno| {
-        report(&Report::StartFailed {
-            errno: e as i32,
-            step,
-        });
+    let start_failed = |step: SetupStep, e: Errno| {
+        report(&Report::StartFailed(SetupFailure::new(step, e)));
         1
     };
     if cfg.die_with_parent {
@@ -477,8 +603,9 @@ fn container(config_path: &Path) -> i32 {
             if cfg.share_pid {
                 kinds.push(("pid", CloneFlags::CLONE_NEWPID));
             }
-            if let Err((step, e)) = join_namespaces(cfg.sandbox_pid, &kinds) {
-                return start_failed(step, e);
+            if let Err(f) = join_namespaces(cfg.sandbox_pid, &kinds) {
+                report(&Report::StartFailed(f));
+                return 1;
             }
         }
         let new_pid = if cfg.share_pid && cfg.sandbox_pid > 0 {
@@ -487,7 +614,7 @@ fn container(config_path: &Path) -> i32 {
             CloneFlags::CLONE_NEWPID
         };
         if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | new_pid) {
-            return start_failed("unshare mount and pid namespaces".into(), e);
+            return start_failed(SetupStep::Unshare, e);
         }
         if let Err(e) = mount(
             None::<&str>,
@@ -496,35 +623,37 @@ fn container(config_path: &Path) -> i32 {
             MsFlags::MS_REC | MsFlags::MS_PRIVATE,
             None::<&str>,
         ) {
-            return start_failed("make / private".into(), e);
+            return start_failed(SetupStep::MakeRootPrivate, e);
         }
     }
     let (rd, wr) = match pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
-        Err(e) => return start_failed("pipe".into(), e),
+        Err(e) => return start_failed(SetupStep::Pipe, e),
     };
     let monitor = nix::unistd::getpid();
     let child = match sys::fork() {
         Ok(ForkResult::Child) => {
             drop(rd);
-            let (step, e) = child_setup_and_exec(&cfg, monitor);
+            let failure = child_setup_and_exec(&cfg, monitor);
             let mut w = File::from(wr);
-            let _ = w.write_all(format!("{}\n{step}", e as i32).as_bytes());
+            if let Ok(json) = serde_json::to_vec(&failure) {
+                let _ = w.write_all(&json);
+            }
             // SAFETY-free exit without running the parent's destructors.
             std::process::exit(127);
         }
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return start_failed("fork".into(), e),
+        Err(e) => return start_failed(SetupStep::Fork, e),
     };
     drop(wr);
     let mut msg = String::new();
     let _ = File::from(rd).read_to_string(&mut msg);
     if !msg.is_empty() {
-        let mut parts = msg.splitn(2, '\n');
-        let errno = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        let step = parts.next().unwrap_or("exec").to_string();
+        // The child died before or in exec; an unreadable report is still an exec failure.
+        let failure = serde_json::from_str(&msg)
+            .unwrap_or_else(|_| SetupFailure::new(SetupStep::Exec, Errno::UnknownErrno));
         let _ = waitpid(child, None);
-        report(&Report::StartFailed { errno, step });
+        report(&Report::StartFailed(failure));
         return 1;
     }
     report(&Report::Started {
@@ -618,8 +747,8 @@ fn exec(args: &[String]) -> i32 {
             ("pid", CloneFlags::CLONE_NEWPID),
             ("mnt", CloneFlags::CLONE_NEWNS),
         ];
-        if let Err((step, e)) = join_namespaces(pid, &kinds) {
-            eprintln!("{step}: {e}");
+        if let Err(f) = join_namespaces(pid, &kinds) {
+            eprintln!("{}: {}", f.step, Errno::from_raw(f.errno));
             return 126;
         }
     }
@@ -657,5 +786,48 @@ fn exec(args: &[String]) -> i32 {
             Err(Errno::EINTR) => continue,
             Err(_) => return 126,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_failure_report_round_trips_with_its_step_and_errno() {
+        let r = Report::StartFailed(SetupFailure::new(
+            SetupStep::BindMount {
+                source: "/data".into(),
+                target: "/srv".into(),
+            },
+            Errno::ENOENT,
+        ));
+        let line = serde_json::to_string(&r).expect("serialises");
+        let back: Report = serde_json::from_str(&line).expect("parses");
+        assert_eq!(back, r);
+        let Report::StartFailed(f) = back else {
+            panic!("not a start failure: {line}")
+        };
+        assert_eq!(f.step.to_string(), "bind mount /data on /srv");
+        assert_eq!(f.errno, libc::ENOENT);
+    }
+
+    #[test]
+    fn set_up_steps_read_as_before() {
+        assert_eq!(SetupStep::Exec.to_string(), "exec");
+        assert_eq!(
+            SetupStep::Setns {
+                namespace: "net".into()
+            }
+            .to_string(),
+            "setns net"
+        );
+        assert_eq!(
+            SetupStep::Mount {
+                target: "/dev/pts".into()
+            }
+            .to_string(),
+            "mount /dev/pts"
+        );
     }
 }
