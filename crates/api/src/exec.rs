@@ -12,7 +12,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
-use podvisor_lifecycle::plan::PodKey;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -66,15 +65,8 @@ pub async fn exec(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let (command, q) = parse_query(raw.as_deref().unwrap_or(""));
-    let key = PodKey {
-        namespace: ns,
-        name: name.clone(),
-    };
-    let pod = st
-        .engine
-        .store()
-        .pod(&key)
-        .ok_or_else(|| ApiError::not_found("pods", &name))?;
+    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
+    let key = crate::pods::key(&ns, &name);
     if command.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }

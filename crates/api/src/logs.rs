@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use futures_util::stream;
 use k8s_openapi::api::core::v1::Pod;
-use podvisor_lifecycle::plan::PodKey;
 
 use crate::http::{stream_response, ApiResult, Params};
 use crate::{ApiError, Shared};
@@ -56,15 +55,8 @@ pub async fn log(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Params,
 ) -> ApiResult {
-    let key = PodKey {
-        namespace: ns.clone(),
-        name: name.clone(),
-    };
-    let pod = st
-        .engine
-        .store()
-        .pod(&key)
-        .ok_or_else(|| ApiError::not_found("pods", &name))?;
+    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
+    let key = crate::pods::key(&ns, &name);
     let spec = pod.spec.clone().unwrap_or_default();
     let all: Vec<String> = spec
         .containers

@@ -9,9 +9,7 @@ use podvisor_engine::ids::new_uid;
 use podvisor_engine::WriteMode;
 use serde_json::{json, Value};
 
-use crate::http::{
-    creation_timestamp, json_body, json_response, list_response, read_body, ApiResult,
-};
+use crate::http::{creation_timestamp, json_body, json_response, list_response, ApiResult};
 use crate::patch::merge;
 use crate::resource::Resource;
 use crate::{ApiError, Shared};
@@ -117,9 +115,7 @@ pub async fn create(State(st): State<Shared>, headers: HeaderMap, body: Body) ->
 /// `PATCH /api/v1/namespaces/{ns}`: labels and annotations (a Namespace has nothing else
 /// podvisor acts on).
 pub async fn patch(State(st): State<Shared>, Path(ns): Path<String>, body: Body) -> ApiResult {
-    let bytes = read_body(body).await?;
-    let patch: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid patch: {e}")))?;
+    let patch = crate::patch::json_patch_body(body).await?;
     let mut o = st
         .engine
         .store()

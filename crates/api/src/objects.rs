@@ -9,9 +9,7 @@ use podvisor_engine::ids::new_uid;
 use podvisor_engine::WriteMode;
 use serde_json::{json, Value};
 
-use crate::http::{
-    creation_timestamp, json_body, json_response, read_body, wants_table, ApiResult,
-};
+use crate::http::{creation_timestamp, json_body, json_response, wants_table, ApiResult};
 use crate::resource::{Resource, CRUD};
 use crate::table::human_duration;
 use crate::{ApiError, Shared};
@@ -255,9 +253,7 @@ pub async fn patch(
     name: String,
     body: Body,
 ) -> ApiResult {
-    let bytes = read_body(body).await?;
-    let patch: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid patch: {e}")))?;
+    let patch = crate::patch::json_patch_body(body).await?;
     let mut o = st
         .engine
         .store()

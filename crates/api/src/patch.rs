@@ -8,6 +8,12 @@ use serde_json::Value;
 use crate::http::content_type;
 use crate::ApiError;
 
+/// A JSON patch body (the kinds whose PATCH takes JSON only).
+pub async fn json_patch_body(body: axum::body::Body) -> Result<Value, ApiError> {
+    let bytes = crate::http::read_body(body).await?;
+    PatchType::Merge.decode(&bytes)
+}
+
 /// Which patch a request carries (its content type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {

@@ -159,7 +159,16 @@ pub async fn list(
     list_pods(st, Some(ns), q, headers).await
 }
 
-fn key(ns: &str, name: &str) -> PodKey {
+/// The stored pod `ns/name`, or 404.
+pub fn stored_pod(st: &Shared, ns: &str, name: &str) -> Result<Pod, ApiError> {
+    st.engine
+        .store()
+        .pod(&key(ns, name))
+        .ok_or_else(|| ApiError::not_found("pods", name))
+}
+
+/// The key of pod `ns/name`.
+pub fn key(ns: &str, name: &str) -> PodKey {
     PodKey {
         namespace: ns.to_string(),
         name: name.to_string(),
@@ -172,11 +181,7 @@ pub async fn get_one(
     Path((ns, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let pod = st
-        .engine
-        .store()
-        .pod(&key(&ns, &name))
-        .ok_or_else(|| ApiError::not_found("pods", &name))?;
+    let pod = stored_pod(&st, &ns, &name)?;
     if wants_table(&headers) {
         let rv = st.engine.store().resource_version();
         return Ok(json_response(StatusCode::OK, &pod_table(&[pod], rv, true)));

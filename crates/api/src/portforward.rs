@@ -30,15 +30,8 @@ pub async fn portforward(
     Path((ns, name)): Path<(String, String)>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult {
-    let key = PodKey {
-        namespace: ns,
-        name: name.clone(),
-    };
-    let pod = st
-        .engine
-        .store()
-        .pod(&key)
-        .ok_or_else(|| ApiError::not_found("pods", &name))?;
+    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
+    let key = crate::pods::key(&ns, &name);
     let phase = pod
         .status
         .as_ref()

@@ -41,7 +41,15 @@ fn every_example_runs_and_reports_its_pods() {
         .map(|f| {
             let dir = tempfile::tempdir().expect("temp dir");
             let child = Command::new(env!("CARGO_BIN_EXE_podvisor"))
-                .args(["run", "--no-color", "-o", "json", "--stop-after", "3s", "-f"])
+                .args([
+                    "run",
+                    "--no-color",
+                    "-o",
+                    "json",
+                    "--stop-after",
+                    "3s",
+                    "-f",
+                ])
                 .arg(f)
                 .arg("--state-dir")
                 .arg(dir.path().join("state"))

@@ -22,7 +22,7 @@ use crate::objects::Objects;
 use crate::runtime::Runtime;
 use crate::store::{Store, BUILTIN_NAMESPACES};
 use crate::timeline::TimelineEntry;
-use crate::worker::{PodWorker, WorkerMsg};
+use crate::worker::{PodWorker, WorkerIo, WorkerMsg};
 
 /// Where the engine keeps its files and what node it pretends to be.
 #[derive(Debug, Clone)]
@@ -268,7 +268,6 @@ impl<R: Runtime> Engine<R> {
         if plan.pod.metadata.creation_timestamp.is_none() {
             plan.pod.metadata.creation_timestamp = Some(self.clock.wall().k8s_time(now));
         }
-        let pod_id = format!("{}_{}_{}", plan.key.namespace, plan.key.name, plan.uid);
         let node = NodeInfo {
             node_name: self.config.node_name.clone(),
             host_ip: self.config.host_ip.clone(),
@@ -280,20 +279,24 @@ impl<R: Runtime> Engine<R> {
         let machine_pod = machine.pod();
         let (tx, rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = watch::channel(None);
-        let worker = PodWorker::new(crate::worker::WorkerParts {
-            machine,
+        let io = WorkerIo {
             runtime: self.runtime.clone(),
             clock: self.clock,
             store: self.store.clone(),
             objects: self.objects.clone(),
             timeline: self.timeline.clone(),
             tx: tx.clone(),
-            rx,
             pod_dir: self.config.state_dir.join("pods").join(&plan.uid),
-            log_dir: self.config.state_dir.join("logs").join(&pod_id),
+            log_dir: log_dir(
+                &self.config.state_dir,
+                &plan.key.namespace,
+                &plan.key.name,
+                &plan.uid,
+            ),
             node_name: self.config.node_name.clone(),
             host_ip: self.config.host_ip.clone(),
-        });
+        };
+        let worker = PodWorker::new(machine, rx, io);
         // The object exists from the moment the pod is accepted, as after an API create.
         let stored = self.store.put_pod(&plan.key, machine_pod);
         let internal = self.internal.clone();

@@ -65,35 +65,31 @@ pub(crate) enum WorkerMsg {
     },
 }
 
-/// What the engine hands a new worker.
-pub(crate) struct WorkerParts<R: Runtime> {
-    pub(crate) machine: PodMachine,
+/// What a pod worker uses to act and to publish, handed over by the engine.
+pub(crate) struct WorkerIo<R: Runtime> {
     pub(crate) runtime: Arc<R>,
     pub(crate) clock: Clock,
     pub(crate) store: Store,
     pub(crate) objects: Arc<std::sync::RwLock<Objects>>,
     pub(crate) timeline: broadcast::Sender<TimelineEntry>,
     pub(crate) tx: mpsc::UnboundedSender<WorkerMsg>,
-    pub(crate) rx: mpsc::UnboundedReceiver<WorkerMsg>,
     pub(crate) pod_dir: PathBuf,
     pub(crate) log_dir: PathBuf,
     pub(crate) node_name: String,
     pub(crate) host_ip: String,
 }
 
+impl<R: Runtime> WorkerIo<R> {
+    /// The current ConfigMaps and Secrets.
+    fn objects(&self) -> Objects {
+        self.objects.read().map(|o| o.clone()).unwrap_or_default()
+    }
+}
+
 pub(crate) struct PodWorker<R: Runtime> {
     pub(crate) machine: PodMachine,
-    pub(crate) runtime: Arc<R>,
-    pub(crate) clock: Clock,
-    pub(crate) store: Store,
-    pub(crate) objects: Arc<std::sync::RwLock<Objects>>,
-    pub(crate) timeline: broadcast::Sender<TimelineEntry>,
-    pub(crate) tx: mpsc::UnboundedSender<WorkerMsg>,
     pub(crate) rx: mpsc::UnboundedReceiver<WorkerMsg>,
-    pub(crate) pod_dir: PathBuf,
-    pub(crate) log_dir: PathBuf,
-    pub(crate) node_name: String,
-    pub(crate) host_ip: String,
+    pub(crate) io: WorkerIo<R>,
     pub(crate) sandbox: Option<SandboxId>,
     pub(crate) volumes: Option<PodVolumes>,
     pub(crate) containers: HashMap<InstanceId, (ContainerId, Timestamp)>,
@@ -111,20 +107,15 @@ pub(crate) struct PodWorker<R: Runtime> {
 }
 
 impl<R: Runtime> PodWorker<R> {
-    pub(crate) fn new(p: WorkerParts<R>) -> Self {
+    pub(crate) fn new(
+        machine: PodMachine,
+        rx: mpsc::UnboundedReceiver<WorkerMsg>,
+        io: WorkerIo<R>,
+    ) -> Self {
         PodWorker {
-            machine: p.machine,
-            runtime: p.runtime,
-            clock: p.clock,
-            store: p.store,
-            objects: p.objects,
-            timeline: p.timeline,
-            tx: p.tx,
-            rx: p.rx,
-            pod_dir: p.pod_dir,
-            log_dir: p.log_dir,
-            node_name: p.node_name,
-            host_ip: p.host_ip,
+            machine,
+            rx,
+            io,
             sandbox: None,
             volumes: None,
             containers: HashMap::new(),
@@ -145,7 +136,7 @@ impl<R: Runtime> PodWorker<R> {
     }
 
     fn emit(&self, at: Timestamp, container: Option<String>, what: Happening) {
-        let _ = self.timeline.send(TimelineEntry {
+        let _ = self.io.timeline.send(TimelineEntry {
             at,
             pod: self.plan().key.clone(),
             container,
@@ -160,7 +151,7 @@ impl<R: Runtime> PodWorker<R> {
     /// Runs the pod until it is terminal and its sandbox is gone; returns the final object.
     pub(crate) async fn run(mut self) -> Pod {
         loop {
-            let now = self.clock.now();
+            let now = self.io.clock.now();
             let actions = self.machine.decide(now);
             for a in actions {
                 self.execute(a, now);
@@ -172,7 +163,7 @@ impl<R: Runtime> PodWorker<R> {
             let wake = self.machine.next_wakeup();
             let sleep = async {
                 match wake {
-                    Some(t) => tokio::time::sleep_until(self.clock.instant(t)).await,
+                    Some(t) => tokio::time::sleep_until(self.io.clock.instant(t)).await,
                     None => std::future::pending::<()>().await,
                 }
             };
@@ -189,11 +180,11 @@ impl<R: Runtime> PodWorker<R> {
         }
         self.probes.clear();
         let key = self.plan().key.clone();
-        self.store.pod(&key).unwrap_or_else(|| self.render())
+        self.io.store.pod(&key).unwrap_or_else(|| self.render())
     }
 
     fn handle(&mut self, msg: WorkerMsg) {
-        let now = self.clock.now();
+        let now = self.io.clock.now();
         match msg {
             WorkerMsg::Observed(obs) => {
                 self.note_observation(now, &obs);
@@ -344,7 +335,7 @@ impl<R: Runtime> PodWorker<R> {
     }
 
     fn send(&self, msg: WorkerMsg) {
-        let _ = self.tx.send(msg);
+        let _ = self.io.tx.send(msg);
     }
 
     fn execute(&mut self, action: Action, now: Timestamp) {
@@ -384,7 +375,7 @@ impl<R: Runtime> PodWorker<R> {
                     },
                 );
                 if let Some((id, _)) = self.containers.get(&instance) {
-                    if let Err(e) = self.runtime.signal(id, &signal) {
+                    if let Err(e) = self.io.runtime.signal(id, &signal) {
                         self.emit(
                             now,
                             Some(self.name(instance.container)),
@@ -416,26 +407,26 @@ impl<R: Runtime> PodWorker<R> {
             .as_ref()
             .and_then(|p| p.split('{').nth(1))
             .map(|s| s.trim_end_matches('}').to_string());
-        let wall = self.clock.wall();
+        let wall = self.io.clock.wall();
         match &self.published {
             Some(pod) => {
-                self.store.record_event(pod, &record, &wall);
+                self.io.store.record_event(pod, &record, &wall);
             }
             None => {
-                self.store.record_event(&self.render(), &record, &wall);
+                self.io.store.record_event(&self.render(), &record, &wall);
             }
         }
         self.emit(record.at, container, Happening::Event(record));
     }
 
     fn create_sandbox(&mut self) {
-        let objects = self.objects.read().map(|o| o.clone()).unwrap_or_default();
+        let objects = self.io.objects();
         let plan = self.plan().clone();
-        let pod_dir = self.pod_dir.clone();
-        let runtime = self.runtime.clone();
-        let tx = self.tx.clone();
+        let pod_dir = self.io.pod_dir.clone();
+        let runtime = self.io.runtime.clone();
+        let tx = self.io.tx.clone();
         let existing = self.sandbox.clone();
-        let node = (self.node_name.clone(), self.host_ip.clone());
+        let node = (self.io.node_name.clone(), self.io.host_ip.clone());
         match PodVolumes::prepare(&plan, &pod_dir, &objects, &node.0, &node.1) {
             Ok(v) => self.volumes = Some(v),
             Err(e) => {
@@ -487,11 +478,11 @@ impl<R: Runtime> PodWorker<R> {
             ));
             return;
         };
-        let objects = self.objects.read().map(|o| o.clone()).unwrap_or_default();
+        let objects = self.io.objects();
         let pod_ip = self.machine.pod_ip().unwrap_or_default().to_string();
         let node = NodeContext {
-            node_name: &self.node_name,
-            host_ip: &self.host_ip,
+            node_name: &self.io.node_name,
+            host_ip: &self.io.host_ip,
             pod_ip: &pod_ip,
         };
         let (spec, termination_file) = match container_spec(
@@ -500,7 +491,7 @@ impl<R: Runtime> PodWorker<R> {
             &node,
             &objects,
             volumes,
-            &self.log_dir,
+            &self.io.log_dir,
         ) {
             Ok(x) => x,
             Err((reason, message)) => {
@@ -508,9 +499,9 @@ impl<R: Runtime> PodWorker<R> {
                 return;
             }
         };
-        let runtime = self.runtime.clone();
-        let tx = self.tx.clone();
-        let clock = self.clock;
+        let runtime = self.io.runtime.clone();
+        let tx = self.io.tx.clone();
+        let clock = self.io.clock;
         tokio::spawn(async move {
             if let Some(parent) = spec.log_path.parent() {
                 if let Err(e) = std::fs::create_dir_all(parent) {
@@ -552,11 +543,12 @@ impl<R: Runtime> PodWorker<R> {
     }
 
     fn spawn_wait(&self, instance: InstanceId, id: ContainerId, termination_file: Option<PathBuf>) {
-        let runtime = self.runtime.clone();
-        let tx = self.tx.clone();
-        let clock = self.clock;
+        let runtime = self.io.runtime.clone();
+        let tx = self.io.tx.clone();
+        let clock = self.io.clock;
         let c = self.plan().container(instance.container).clone();
         let log_path = self
+            .io
             .log_dir
             .join(&c.name)
             .join(format!("{}.log", instance.restart_count));
@@ -591,7 +583,7 @@ impl<R: Runtime> PodWorker<R> {
         let (container, _) = self.containers.get(&instance)?.clone();
         let plan = self.plan();
         Some(Arc::new(RuntimeTarget {
-            runtime: self.runtime.clone(),
+            runtime: self.io.runtime.clone(),
             sandbox: self.sandbox.clone()?,
             container,
             pod_ip: self.machine.pod_ip().map(str::to_string),
@@ -606,7 +598,7 @@ impl<R: Runtime> PodWorker<R> {
     }
 
     fn run_hook(&mut self, instance: InstanceId, hook: HookType, handler: HandlerPlan) {
-        let tx = self.tx.clone();
+        let tx = self.io.tx.clone();
         let target = self.target(instance);
         tokio::spawn(async move {
             let result = match target {
@@ -639,14 +631,14 @@ impl<R: Runtime> PodWorker<R> {
         let started_at = self
             .containers
             .get(&instance)
-            .map_or(self.clock.started(), |(_, t)| self.clock.instant(*t));
-        let now = self.clock.now();
+            .map_or(self.io.clock.started(), |(_, t)| self.io.clock.instant(*t));
+        let now = self.io.clock.now();
         self.emit(
             now,
             Some(self.name(instance.container)),
             Happening::ProbeStarted { probe_type },
         );
-        let now_instant = self.clock.instant(now);
+        let now_instant = self.io.clock.instant(now);
         let epoch = *self
             .probe_epochs
             .entry((instance.container, probe_type))
@@ -654,7 +646,7 @@ impl<R: Runtime> PodWorker<R> {
         let first_tick = first_tick(probe_type, epoch, now_instant, probe.period());
         let (ptx, mut prx) = mpsc::unbounded_channel();
         let handle = spawn_probe_worker(target, probe_type, probe, started_at, first_tick, ptx);
-        let tx = self.tx.clone();
+        let tx = self.io.tx.clone();
         tokio::spawn(async move {
             while let Some(report) = prx.recv().await {
                 let obs = Observation::ProbeResult {
@@ -672,8 +664,8 @@ impl<R: Runtime> PodWorker<R> {
 
     fn remove_sandbox(&mut self) {
         self.probes.clear();
-        let runtime = self.runtime.clone();
-        let tx = self.tx.clone();
+        let runtime = self.io.runtime.clone();
+        let tx = self.io.tx.clone();
         let sandbox = self.sandbox.clone();
         tokio::spawn(async move {
             if let Some(id) = sandbox {
@@ -687,7 +679,7 @@ impl<R: Runtime> PodWorker<R> {
     fn render(&self) -> Pod {
         let mut pod = self.machine.pod();
         if let Some((at, grace)) = self.deletion_meta {
-            let wall = self.clock.wall();
+            let wall = self.io.clock.wall();
             pod.metadata.deletion_timestamp =
                 Some(wall.k8s_time(at + Duration::from_secs(u64::try_from(grace).unwrap_or(0))));
             pod.metadata.deletion_grace_period_seconds = Some(grace);
@@ -743,7 +735,7 @@ impl<R: Runtime> PodWorker<R> {
                 return;
             }
         }
-        let stored = self.store.put_pod(&self.plan().key.clone(), pod);
+        let stored = self.io.store.put_pod(&self.plan().key.clone(), pod);
         for w in self.waiting.drain(..) {
             let _ = w.send(stored.clone());
         }
