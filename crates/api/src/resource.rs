@@ -1,6 +1,6 @@
 //! The resource table: what each served kind tells discovery (`APIResourceList`) and the
 //! router. A new kind joins by adding a module with a [`Resource`] and its routes, and one
-//! line in [`crate::SERVED`] (mirrors the apiserver's `APIGroupInfo` /
+//! line in [`crate::served`] (mirrors the apiserver's `APIGroupInfo` /
 //! `VersionedResourcesStorageMap` registration).
 
 use serde_json::{json, Value};

@@ -148,7 +148,7 @@ pub enum RuntimeError {
         pod: PodKey,
         /// The container.
         container: String,
-        /// argv[0].
+        /// `argv[0]`.
         program: String,
         /// Cause (e.g. ENOENT).
         #[source]
