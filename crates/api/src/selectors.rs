@@ -1,17 +1,20 @@
-//! `labelSelector` and `fieldSelector` of list and watch requests (apimachinery's
-//! `labels.Parse` / `fields.ParseSelector`, equality terms only: `k=v`, `k==v`, `k!=v`).
+//! `labelSelector` and `fieldSelector` of list and watch requests: the whole label grammar
+//! (`podvisor_lifecycle::labels`, apimachinery's `labels.Parse`) and field equality terms
+//! (`fields.ParseSelector`: `k=v`, `k==v`, `k!=v`). A selector that does not parse is a 400.
 
 use std::collections::{BTreeMap, HashMap};
 
+use podvisor_lifecycle::labels::Selector as LabelSelector;
+
 use crate::ApiError;
 
-/// A parsed `fieldSelector` / `labelSelector` of equality terms.
+/// A parsed `fieldSelector` and `labelSelector`.
 #[derive(Debug, Default, Clone)]
 pub struct Selector {
     /// `fieldSelector` terms: (field, value, equal).
     pub fields: Vec<(String, String, bool)>,
-    /// `labelSelector` terms: (key, value, equal).
-    pub labels: Vec<(String, String, bool)>,
+    /// `labelSelector`.
+    pub labels: LabelSelector,
 }
 
 fn parse_terms(s: &str) -> Vec<(String, String, bool)> {
@@ -48,10 +51,9 @@ impl Selector {
                 )));
             }
         }
-        Ok(Selector {
-            fields,
-            labels: parse_terms(q.get("labelSelector").map_or("", String::as_str)),
-        })
+        let labels = LabelSelector::parse(q.get("labelSelector").map_or("", String::as_str))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(Selector { fields, labels })
     }
 
     /// Whether an object with these fields and labels is selected.
@@ -63,9 +65,6 @@ impl Selector {
         self.fields
             .iter()
             .all(|(k, v, eq)| (field(k).as_deref() == Some(v.as_str())) == *eq)
-            && self.labels.iter().all(|(k, v, eq)| {
-                (labels.as_ref().and_then(|l| l.get(k)).map(String::as_str) == Some(v.as_str()))
-                    == *eq
-            })
+            && self.labels.matches(labels.as_ref())
     }
 }

@@ -32,6 +32,7 @@ pub mod conditions;
 pub mod env;
 pub mod grace;
 pub mod intake;
+pub mod labels;
 pub mod machine;
 pub mod observation;
 pub mod phase;
