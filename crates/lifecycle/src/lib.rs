@@ -30,6 +30,7 @@ pub mod action;
 pub mod backoff;
 pub mod conditions;
 pub mod env;
+pub mod field;
 pub mod grace;
 pub mod intake;
 pub mod machine;

@@ -209,3 +209,36 @@ fn validation_errors_name_the_field_in_kubernetes_style() {
         "{e}"
     );
 }
+
+#[test]
+fn validation_errors_are_typed_field_errors() {
+    use podvisor_lifecycle::field::ErrorType;
+    use podvisor_lifecycle::intake::IntakeError;
+    let m = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  restartPolicy: Sometimes\n  containers:\n  - {name: a, image: b, command: [x], lifecycle: {preStop: {sleep: {seconds: 90}}}}\n", "f.yaml").unwrap();
+    let Err(IntakeError::Invalid { pod, errors }) = build_plan(m.pods.into_iter().next().unwrap())
+    else {
+        panic!("expected an invalid pod");
+    };
+    assert_eq!(pod, "x");
+    let seconds = errors
+        .iter()
+        .find(|e| e.field == "spec.containers[0].lifecycle.preStop.sleep.seconds")
+        .unwrap();
+    assert_eq!(seconds.type_, ErrorType::Invalid);
+    assert_eq!(seconds.reason(), "FieldValueInvalid");
+    assert_eq!(seconds.bad_value.as_deref(), Some("90"));
+    assert_eq!(
+        seconds.message(),
+        "Invalid value: 90: must be less than or equal to terminationGracePeriodSeconds (30)"
+    );
+    let policy = errors
+        .iter()
+        .find(|e| e.field == "spec.restartPolicy")
+        .unwrap();
+    assert_eq!(policy.type_, ErrorType::NotSupported);
+    assert_eq!(policy.bad_value.as_deref(), Some("\"Sometimes\""));
+    assert_eq!(
+        policy.detail,
+        "supported values: \"Always\", \"Never\", \"OnFailure\""
+    );
+}
