@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::field::{FieldError, Rendered};
 use crate::plan::*;
+use crate::signal::Signal;
 
 /// What a set of documents held.
 #[derive(Debug, Default)]
@@ -322,7 +323,11 @@ fn container(
         working_dir: c.working_dir.clone().unwrap_or_default(),
         post_start,
         pre_stop,
-        stop_signal: lc.stop_signal.clone(),
+        stop_signal: lc
+            .stop_signal
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default(),
         startup_probe: c.startup_probe.as_ref().and_then(|p| {
             probe(
                 p,
@@ -527,6 +532,17 @@ fn validate_container(
                         "",
                     ));
                 }
+            }
+        }
+        // `validateStopSignal` as for `spec.os.name: linux`. Kubernetes also forbids the field
+        // without `spec.os.name`; podvisor (Linux only) does not require it.
+        if let Some(sig) = &lc.stop_signal {
+            if sig.parse::<Signal>().is_err() {
+                errs.push(FieldError::not_supported(
+                    format!("{path}.lifecycle.stopSignal"),
+                    sig,
+                    &Signal::supported_values(),
+                ));
             }
         }
     }

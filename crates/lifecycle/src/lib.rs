@@ -40,6 +40,7 @@ pub mod plan;
 pub mod printer;
 pub mod probe;
 pub mod restart;
+pub mod signal;
 pub mod status;
 pub mod termination_message;
 pub mod time;

@@ -27,6 +27,7 @@ use crate::phase::Phase;
 use crate::plan::{ContainerKind, ContainerRef, HandlerPlan, PodPlan, ProbeType};
 use crate::probe::{ProbeCounter, ProbeResult};
 use crate::restart::container_should_restart;
+use crate::signal::Signal;
 use crate::time::{Timestamp, WallClock};
 
 /// The pod worker's back-off after a failed sync (config errors, sandbox failures).
@@ -1232,22 +1233,17 @@ impl PodMachine {
     }
 
     fn send_stop_signal(&mut self, now: Timestamp, id: InstanceId) {
-        let signal = self
-            .plan
-            .container(id.container)
-            .stop_signal
-            .clone()
-            .unwrap_or_else(|| "SIGTERM".to_string());
+        let signal = self.plan.container(id.container).stop_signal;
         let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
             return;
         };
         let timeout = grace::stop_timeout(k.grace);
-        k.stage = KillStage::Stopping {
-            sigkill_at: now + secs(timeout),
-        };
+        let sigkill_at = now + secs(timeout);
+        k.stage = KillStage::Stopping { sigkill_at };
         self.pending.push(Action::Signal {
             instance: id,
             signal,
+            kill_deadline: (signal != Signal::SIGKILL).then_some(sigkill_at),
         });
     }
 
@@ -1284,7 +1280,8 @@ impl PodMachine {
                     }
                     self.pending.push(Action::Signal {
                         instance: id,
-                        signal: "SIGKILL".into(),
+                        signal: Signal::SIGKILL,
+                        kill_deadline: None,
                     });
                 }
                 _ => {}

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::signal::Signal;
+
 /// Identifies a pod: namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PodKey {
@@ -215,8 +217,9 @@ pub struct ContainerPlan {
     pub post_start: Option<HandlerPlan>,
     /// `lifecycle.preStop`.
     pub pre_stop: Option<HandlerPlan>,
-    /// `lifecycle.stopSignal` as a signal name such as `SIGTERM`; `None` = SIGTERM.
-    pub stop_signal: Option<String>,
+    /// `lifecycle.stopSignal`, validated; `SIGTERM` when unset (the runtime's default: there is
+    /// no image `STOPSIGNAL`).
+    pub stop_signal: Signal,
     /// `startupProbe`.
     pub startup_probe: Option<ProbePlan>,
     /// `livenessProbe`.
