@@ -36,68 +36,119 @@ pub const SYNC_BACKOFF: Duration = Duration::from_secs(10);
 /// Where the pod sandbox is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SandboxState {
+    /// Not asked for yet: the first SyncPod asks for it (`CreateSandbox`).
     NotCreated,
+    /// `CreateSandbox` was emitted; waiting for `SandboxReady` / `SandboxFailed` / `MountFailed`.
     Creating,
-    Ready { pod_ip: String },
-    Failed { retry_at: Timestamp },
+    /// The sandbox exists with this IP: containers may start (`PodReadyToStartContainers`).
+    Ready {
+        /// `status.podIP`.
+        pod_ip: String,
+    },
+    /// Creation or volume setup failed; SyncPod asks again at `retry_at` (the worker's back-off).
+    Failed {
+        /// When the next `CreateSandbox` may be emitted.
+        retry_at: Timestamp,
+    },
+    /// The pod terminated and `RemoveSandbox` was emitted.
     Removing,
 }
 
-/// What blocks the pod worker.
+/// What blocks the pod worker: while busy, nothing else is decided for the pod (deletion
+/// included), as while the kubelet's pod worker is inside one SyncPod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Busy {
+    /// `startContainer`: the instance was asked to start and has not started (or failed) yet.
     Starting(InstanceId),
+    /// `startContainer` runs the instance's postStart hook synchronously.
     PostStart(InstanceId),
+    /// A kill inside SyncPod (liveness/startup failure, postStart failure) until the instance exits.
     Killing(InstanceId),
 }
 
+/// What the runtime has said about one container instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum InstanceState {
+    /// `StartContainer` emitted; nothing heard yet.
     Creating,
+    /// `ContainerCreated`: the runtime created it; the entrypoint is not running yet.
     Created,
+    /// `ContainerStarted`: the entrypoint runs.
     Running,
+    /// The main process exited (or could not start: `StartError`, 128); shown as terminated.
     Exited {
+        /// `finishedAt`.
         finished_at: Timestamp,
+        /// `exitCode`.
         exit_code: i32,
+        /// `signal`, when a signal killed it.
         signal: Option<i32>,
+        /// `reason`: `Completed`, `Error`, `StartError`, `ContainerStatusUnknown`.
         reason: String,
+        /// `message`: the termination message, if any.
         message: Option<String>,
     },
 }
 
+/// Where one instance is in `killContainer` (see [`crate::kill`]).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KillStage {
+    /// The preStop hook runs (or, when `deadline == started`, there is none to run): the
+    /// stop signal waits until it returns or `deadline` (the whole grace) passes.
     PreStop {
+        /// When the kill began.
         started: Timestamp,
+        /// `started + grace`; equal to `started` when no preStop runs.
         deadline: Timestamp,
     },
+    /// A sidecar waits for its prerequisites (regular containers, later sidecars) to exit,
+    /// at most until `deadline` (the grace left after preStop).
     Ordering {
+        /// When the wait began.
         since: Timestamp,
+        /// `since + remaining grace`.
         deadline: Timestamp,
     },
+    /// The stop signal was sent; `SIGKILL` follows at `sigkill_at` unless the instance exits.
     Stopping {
+        /// Stop signal time + the stop timeout (remaining grace, floored at 2 s).
         sigkill_at: Timestamp,
     },
+    /// `SIGKILL` was sent, or the instance exited: nothing more to do.
     Killed,
 }
 
+/// One instance's kill in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Kill {
+    /// The grace left, in whole seconds (preStop and the ordering wait subtract from it).
     pub(crate) grace: i64,
+    /// Where the kill is.
     pub(crate) stage: KillStage,
+    /// Containers that must have exited before the stop signal (sidecar termination order).
     pub(crate) prerequisites: Vec<ContainerRef>,
 }
 
+/// One container instance (one restart count of one container).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Instance {
+    /// Container and restart count.
     pub(crate) id: InstanceId,
+    /// What the runtime said about it.
     pub(crate) state: InstanceState,
+    /// `startedAt`.
     pub(crate) started_at: Option<Timestamp>,
+    /// Its postStart hook runs (the status still shows it waiting).
     pub(crate) post_start_running: bool,
+    /// Probe result counters, per probe it has.
     pub(crate) counters: BTreeMap<ProbeType, ProbeCounter>,
+    /// Probe workers started and not stopped.
     pub(crate) active_probes: BTreeSet<ProbeType>,
+    /// `started`: no startup probe, or it succeeded.
     pub(crate) started: bool,
+    /// `ready`.
     pub(crate) ready: bool,
+    /// Its kill, once one began.
     pub(crate) kill: Option<Kill>,
     /// A liveness or startup failure waiting for the worker to kill the container.
     pub(crate) probe_kill: Option<KillReason>,
@@ -124,6 +175,7 @@ impl Instance {
     }
 }
 
+/// Everything recorded about one container of the plan.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ContainerRecord {
     /// Every instance created, oldest first (the status shows the last two).
@@ -149,11 +201,66 @@ impl ContainerRecord {
     }
 }
 
-/// A pending deletion.
+/// A requested deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Deletion {
+    /// When the first deletion request arrived.
     pub(crate) requested_at: Timestamp,
+    /// The pod worker's effective grace (`calculateEffectiveGracePeriod`): only decreases.
     pub(crate) grace: i64,
+}
+
+/// Where the pod is in the pod worker's life: SyncPod, then SyncTerminatingPod, then
+/// terminated (pod_workers.go). The sandbox and each container have their own state; this is
+/// the pod-level one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PodStage {
+    /// SyncPod: the sandbox is set up, containers are started and restarted per policy.
+    Running,
+    /// SyncPod found the pod done (every regular container exited and none will restart, or a
+    /// regular init container failed for good) and stopped what still runs (`computePodActions`
+    /// KillPod) with the spec's grace. Nothing restarts any more; no deletion was requested.
+    Completing,
+    /// A deletion was requested and the worker has not started killing yet (it is busy, or no
+    /// `decide` ran since). Nothing restarts any more.
+    DeletionRequested {
+        /// The deletion.
+        deletion: Deletion,
+    },
+    /// SyncTerminatingPod: `killPod` was issued with the deletion's grace; waiting for every
+    /// container to stop.
+    Terminating {
+        /// The deletion (its grace may still decrease; kills already begun keep theirs).
+        deletion: Deletion,
+    },
+    /// Every container stopped: the terminal phase is rendered (sticky) and the sandbox removed.
+    Terminated {
+        /// `Succeeded` or `Failed`.
+        phase: Phase,
+        /// The deletion that ended the pod, `None` when it completed by itself.
+        deletion: Option<Deletion>,
+    },
+}
+
+impl PodStage {
+    /// The requested deletion, if any (also after termination).
+    pub(crate) fn deletion(self) -> Option<Deletion> {
+        match self {
+            PodStage::Running | PodStage::Completing => None,
+            PodStage::DeletionRequested { deletion } | PodStage::Terminating { deletion } => {
+                Some(deletion)
+            }
+            PodStage::Terminated { deletion, .. } => deletion,
+        }
+    }
+
+    /// The terminal phase once terminated.
+    pub(crate) fn terminal(self) -> Option<Phase> {
+        match self {
+            PodStage::Terminated { phase, .. } => Some(phase),
+            _ => None,
+        }
+    }
 }
 
 /// One pod's lifecycle state machine.
@@ -168,10 +275,7 @@ pub struct PodMachine {
     pub(crate) pod_ip: Option<String>,
     pub(crate) records: BTreeMap<ContainerRef, ContainerRecord>,
     pub(crate) busy: Option<Busy>,
-    pub(crate) deletion: Option<Deletion>,
-    pub(crate) terminating: bool,
-    pub(crate) completing: bool,
-    pub(crate) terminal: Option<Phase>,
+    pub(crate) stage: PodStage,
     pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
     pending: Vec<Action>,
 }
@@ -201,10 +305,7 @@ impl PodMachine {
             pod_ip: None,
             records,
             busy: None,
-            deletion: None,
-            terminating: false,
-            completing: false,
-            terminal: None,
+            stage: PodStage::Running,
             conditions: BTreeMap::new(),
             pending: Vec::new(),
             plan,
@@ -332,22 +433,22 @@ impl PodMachine {
 
     /// The terminal phase once the pod has finished (sticky).
     pub fn terminal_phase(&self) -> Option<Phase> {
-        self.terminal
+        self.stage.terminal()
     }
 
     /// Whether a deletion was requested.
     pub fn is_deleting(&self) -> bool {
-        self.deletion.is_some()
+        self.stage.deletion().is_some()
     }
 
     /// When the deletion was requested and its effective grace period.
     pub fn deletion(&self) -> Option<(Timestamp, i64)> {
-        self.deletion.map(|d| (d.requested_at, d.grace))
+        self.stage.deletion().map(|d| (d.requested_at, d.grace))
     }
 
     /// The pod is terminal and every process is gone: the worker may stop.
     pub fn is_finished(&self) -> bool {
-        self.terminal.is_some() && self.sandbox == SandboxState::Removing
+        self.stage.terminal().is_some() && self.sandbox == SandboxState::Removing
     }
 
     // ----------------------------------------------------------------- observe
@@ -415,17 +516,25 @@ impl PodMachine {
             Observation::DeleteRequested {
                 grace_period_seconds,
             } => {
-                if self.terminal.is_none() {
-                    let grace = grace::effective_deletion_grace(
-                        self.deletion.map(|d| d.grace),
+                let previous = self.stage.deletion();
+                let deletion = Deletion {
+                    requested_at: previous.map_or(now, |d| d.requested_at),
+                    grace: grace::effective_deletion_grace(
+                        previous.map(|d| d.grace),
                         grace_period_seconds,
                         self.plan.termination_grace_period_seconds,
-                    );
-                    let requested_at = self.deletion.map_or(now, |d| d.requested_at);
-                    self.deletion = Some(Deletion {
-                        requested_at,
-                        grace,
-                    });
+                    ),
+                };
+                match self.stage {
+                    PodStage::Running
+                    | PodStage::Completing
+                    | PodStage::DeletionRequested { .. } => {
+                        self.stage = PodStage::DeletionRequested { deletion };
+                    }
+                    PodStage::Terminating { .. } => {
+                        self.stage = PodStage::Terminating { deletion };
+                    }
+                    PodStage::Terminated { .. } => {}
                 }
             }
         }
@@ -587,7 +696,7 @@ impl PodMachine {
                         }
                         if self.instance(id).is_some_and(Instance::is_alive) {
                             let g = grace::container_grace(
-                                self.deletion.map(|d| d.grace),
+                                self.stage.deletion().map(|d| d.grace),
                                 self.plan.termination_grace_period_seconds,
                                 KillReason::FailedPostStartHook,
                                 None,
@@ -706,14 +815,14 @@ impl PodMachine {
     /// What to do at `now`, from everything recorded so far.
     pub fn decide(&mut self, now: Timestamp) -> Vec<Action> {
         self.progress_kills(now);
-        if self.terminal.is_none() {
+        if self.stage.terminal().is_none() {
             self.sync(now);
             // Kills begun by this sync may have nothing to wait for.
             self.progress_kills(now);
             if self.busy.is_none()
-                && self.deletion.is_some()
+                && self.stage.deletion().is_some()
                 && !self.any_alive()
-                && self.terminal.is_none()
+                && self.stage.terminal().is_none()
             {
                 self.finish(now);
             }
@@ -751,11 +860,11 @@ impl PodMachine {
         if self.busy.is_some() {
             return;
         }
-        if self.deletion.is_some() {
-            if !self.terminating {
-                self.terminating = true;
-                let grace = self.deletion.map(|d| d.grace);
-                self.kill_pod(now, grace);
+        if self.stage.deletion().is_some() {
+            if let PodStage::DeletionRequested { deletion } = self.stage {
+                // SyncTerminatingPod: killPod with the deletion's grace as the override.
+                self.stage = PodStage::Terminating { deletion };
+                self.kill_pod(now, Some(deletion.grace));
             }
             if !self.any_alive() {
                 self.finish(now);
@@ -781,9 +890,9 @@ impl PodMachine {
             self.kill_for_probe(now, id, reason);
             return;
         }
-        if self.completing || self.pod_is_done() {
-            if !self.completing {
-                self.completing = true;
+        if self.stage == PodStage::Completing || self.pod_is_done() {
+            if self.stage == PodStage::Running {
+                self.stage = PodStage::Completing;
                 self.kill_pod(now, None);
             }
             if !self.any_alive() {
@@ -953,7 +1062,7 @@ impl PodMachine {
             (_, false) => format!("Container {} failed {what} probe", c.name),
         };
         let g = grace::container_grace(
-            self.deletion.map(|d| d.grace),
+            self.stage.deletion().map(|d| d.grace),
             self.plan.termination_grace_period_seconds,
             reason,
             probe_grace,
@@ -1129,7 +1238,7 @@ impl PodMachine {
             let c = self.plan.container(id.container);
             let g = grace_override.unwrap_or_else(|| {
                 grace::container_grace(
-                    self.deletion.map(|d| d.grace),
+                    self.stage.deletion().map(|d| d.grace),
                     self.plan.termination_grace_period_seconds,
                     KillReason::PodTermination,
                     None,
@@ -1312,11 +1421,14 @@ impl PodMachine {
             self.stop_probe(id, ProbeType::Readiness);
         }
         let phase = self.computed_phase(true);
-        self.terminal = Some(if phase.is_terminal() {
-            phase
-        } else {
-            Phase::Failed
-        });
+        self.stage = PodStage::Terminated {
+            phase: if phase.is_terminal() {
+                phase
+            } else {
+                Phase::Failed
+            },
+            deletion: self.stage.deletion(),
+        };
         self.sandbox = SandboxState::Removing;
         self.pending.push(Action::RemoveSandbox);
         self.update_conditions(now);
