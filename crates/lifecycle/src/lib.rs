@@ -33,6 +33,7 @@ pub mod env;
 pub mod field;
 pub mod grace;
 pub mod intake;
+pub(crate) mod kill;
 pub mod machine;
 pub mod observation;
 pub mod phase;

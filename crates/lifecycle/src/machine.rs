@@ -1,7 +1,8 @@
 //! The pod machine: one pod's recorded facts, and what the kubelet would do next. Mirrors the
 //! pod worker's SyncPod / SyncTerminatingPod (pkg/kubelet/kubelet.go), `computePodActions`
-//! (kuberuntime_manager.go), `startContainer` and `killContainer` (kuberuntime_container.go);
-//! see kubelet-semantics.md §1–§6.
+//! (kuberuntime_manager.go) and `startContainer` (kuberuntime_container.go); see
+//! kubelet-semantics.md §1–§6. The machine dispatches facts and sync steps; the kill sequence
+//! (`killContainer`, `killPodWithSyncResult`, sidecar termination order) is in `kill.rs`.
 //!
 //! `observe(now, fact)` records a fact, `decide(now)` returns actions, `next_wakeup()` says when
 //! `decide` must run again even without a new fact, `status()` renders the API status. The
@@ -20,6 +21,7 @@ use std::time::Duration;
 use crate::action::{Action, EventRecord, EventType};
 use crate::backoff::{go_duration, BackoffVerdict, CrashLoopBackOff};
 use crate::grace::{self, KillReason};
+use crate::kill::{Kill, KillStage};
 use crate::observation::{
     HandlerFailure, HookType, InstanceId, Observation, ProbeOutcome, StartFailure,
 };
@@ -27,7 +29,6 @@ use crate::phase::Phase;
 use crate::plan::{ContainerKind, ContainerRef, HandlerPlan, PodPlan, ProbeType};
 use crate::probe::{ProbeCounter, ProbeResult};
 use crate::restart::container_should_restart;
-use crate::signal::Signal;
 use crate::time::{Timestamp, WallClock};
 
 /// The pod worker's back-off after a failed sync (config errors, sandbox failures).
@@ -88,45 +89,6 @@ pub(crate) enum InstanceState {
         /// `message`: the termination message, if any.
         message: Option<String>,
     },
-}
-
-/// Where one instance is in `killContainer` (see [`crate::kill`]).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum KillStage {
-    /// The preStop hook runs (or, when `deadline == started`, there is none to run): the
-    /// stop signal waits until it returns or `deadline` (the whole grace) passes.
-    PreStop {
-        /// When the kill began.
-        started: Timestamp,
-        /// `started + grace`; equal to `started` when no preStop runs.
-        deadline: Timestamp,
-    },
-    /// A sidecar waits for its prerequisites (regular containers, later sidecars) to exit,
-    /// at most until `deadline` (the grace left after preStop).
-    Ordering {
-        /// When the wait began.
-        since: Timestamp,
-        /// `since + remaining grace`.
-        deadline: Timestamp,
-    },
-    /// The stop signal was sent; `SIGKILL` follows at `sigkill_at` unless the instance exits.
-    Stopping {
-        /// Stop signal time + the stop timeout (remaining grace, floored at 2 s).
-        sigkill_at: Timestamp,
-    },
-    /// `SIGKILL` was sent, or the instance exited: nothing more to do.
-    Killed,
-}
-
-/// One instance's kill in progress.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Kill {
-    /// The grace left, in whole seconds (preStop and the ordering wait subtract from it).
-    pub(crate) grace: i64,
-    /// Where the kill is.
-    pub(crate) stage: KillStage,
-    /// Containers that must have exited before the stop signal (sidecar termination order).
-    pub(crate) prerequisites: Vec<ContainerRef>,
 }
 
 /// One container instance (one restart count of one container).
@@ -277,7 +239,8 @@ pub struct PodMachine {
     pub(crate) busy: Option<Busy>,
     pub(crate) stage: PodStage,
     pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
-    pending: Vec<Action>,
+    /// Actions decided and not yet returned by `decide`.
+    pub(crate) pending: Vec<Action>,
 }
 
 /// Where the pod runs: node name and host IP, rendered into status and the downward API.
@@ -695,14 +658,15 @@ impl PodMachine {
                             rec.start_error = Some(("PostStartHookError".into(), message));
                         }
                         if self.instance(id).is_some_and(Instance::is_alive) {
-                            let g = grace::container_grace(
-                                self.stage.deletion().map(|d| d.grace),
-                                self.plan.termination_grace_period_seconds,
-                                KillReason::FailedPostStartHook,
-                                None,
-                            );
                             self.busy = Some(Busy::Killing(id));
-                            self.start_kill(now, id, g, "FailedPostStartHook".into());
+                            self.kill_container(
+                                now,
+                                id,
+                                KillReason::FailedPostStartHook,
+                                Some("FailedPostStartHook".into()),
+                                None,
+                                Vec::new(),
+                            );
                         }
                     }
                 }
@@ -717,13 +681,7 @@ impl PodMachine {
                         "PreStopHook failed".into(),
                     );
                 }
-                let stage = self
-                    .instance(id)
-                    .and_then(|i| i.kill.as_ref())
-                    .map(|k| k.stage.clone());
-                if let Some(KillStage::PreStop { started, .. }) = stage {
-                    self.after_pre_stop(now, id, now.whole_seconds_since(started));
-                }
+                self.pre_stop_returned(now, id);
             }
         }
     }
@@ -839,16 +797,9 @@ impl PodMachine {
             if let Some(nb) = rec.not_before {
                 consider(nb);
             }
-            for i in &rec.instances {
-                if let Some(k) = &i.kill {
-                    match k.stage {
-                        KillStage::PreStop { deadline, .. }
-                        | KillStage::Ordering { deadline, .. } => consider(deadline),
-                        KillStage::Stopping { sigkill_at } => consider(sigkill_at),
-                        KillStage::Killed => {}
-                    }
-                }
-            }
+        }
+        if let Some(deadline) = self.next_kill_deadline() {
+            consider(deadline);
         }
         if let SandboxState::Failed { retry_at } = self.sandbox {
             consider(retry_at);
@@ -1043,14 +994,11 @@ impl PodMachine {
 
     fn kill_for_probe(&mut self, now: Timestamp, id: InstanceId, reason: KillReason) {
         let c = self.plan.container(id.container);
-        let (probe_type, what) = if reason == KillReason::StartupProbe {
-            (ProbeType::Startup, "startup")
+        let what = if reason == KillReason::StartupProbe {
+            "startup"
         } else {
-            (ProbeType::Liveness, "liveness")
+            "liveness"
         };
-        let probe_grace = c
-            .probe(probe_type)
-            .and_then(|p| p.termination_grace_period_seconds);
         let will_restart = container_should_restart(c, self.plan.restart_policy, 1)
             || c.kind == ContainerKind::Sidecar;
         let message = match (c.kind, will_restart) {
@@ -1061,14 +1009,8 @@ impl PodMachine {
             ),
             (_, false) => format!("Container {} failed {what} probe", c.name),
         };
-        let g = grace::container_grace(
-            self.stage.deletion().map(|d| d.grace),
-            self.plan.termination_grace_period_seconds,
-            reason,
-            probe_grace,
-        );
         self.busy = Some(Busy::Killing(id));
-        self.start_kill(now, id, g, message);
+        self.kill_container(now, id, reason, Some(message), None, Vec::new());
     }
 
     fn start_if_allowed(&mut self, now: Timestamp, r: ContainerRef) {
@@ -1206,199 +1148,9 @@ impl PodMachine {
     }
 
     // ----------------------------------------------------------------- termination
+    // The kill sequence itself is in `crate::kill`.
 
-    /// `killPodWithSyncResult`: every running container in parallel; sidecars ordered after the
-    /// regular containers (reverse spec order). `grace_override` is the deletion's effective grace.
-    fn kill_pod(&mut self, now: Timestamp, grace_override: Option<i64>) {
-        let ordered = self.plan.has_sidecars();
-        let running: Vec<InstanceId> = self
-            .records
-            .values()
-            .filter_map(|r| r.latest())
-            .filter(|i| i.is_running() && i.kill.is_none())
-            .map(|i| i.id)
-            .collect();
-        // Liveness and startup workers stop at termination start; readiness keeps running.
-        for id in self
-            .records
-            .values()
-            .filter_map(|r| r.latest())
-            .map(|i| i.id)
-            .collect::<Vec<_>>()
-        {
-            self.stop_probe(id, ProbeType::Liveness);
-            self.stop_probe(id, ProbeType::Startup);
-        }
-        let running_regular: Vec<ContainerRef> = running
-            .iter()
-            .map(|i| i.container)
-            .filter(|r| matches!(r, ContainerRef::Regular(_)))
-            .collect();
-        for id in running.clone() {
-            let c = self.plan.container(id.container);
-            let g = grace_override.unwrap_or_else(|| {
-                grace::container_grace(
-                    self.stage.deletion().map(|d| d.grace),
-                    self.plan.termination_grace_period_seconds,
-                    KillReason::PodTermination,
-                    None,
-                )
-            });
-            let mut prerequisites = Vec::new();
-            if ordered && c.kind == ContainerKind::Sidecar {
-                prerequisites.extend(running_regular.iter().copied());
-                if let ContainerRef::Init(idx) = id.container {
-                    let next = running
-                        .iter()
-                        .map(|i| i.container)
-                        .filter(|r| {
-                            matches!(r, ContainerRef::Init(j) if *j > idx)
-                                && self.plan.container(*r).kind == ContainerKind::Sidecar
-                        })
-                        .min();
-                    prerequisites.extend(next);
-                }
-            }
-            let message = format!("Stopping container {}", c.name);
-            self.start_kill(now, id, g, message);
-            if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
-                k.prerequisites = prerequisites;
-            }
-        }
-    }
-
-    /// `killContainer` up to the preStop hook.
-    fn start_kill(&mut self, now: Timestamp, id: InstanceId, grace: i64, message: String) {
-        self.container_event(now, id.container, EventType::Normal, "Killing", message);
-        let pre_stop: Option<HandlerPlan> = self.plan.container(id.container).pre_stop.clone();
-        let Some(i) = self.instance_mut(id) else {
-            return;
-        };
-        match pre_stop {
-            Some(handler) if grace > 0 => {
-                i.kill = Some(Kill {
-                    grace,
-                    stage: KillStage::PreStop {
-                        started: now,
-                        deadline: now + secs(grace),
-                    },
-                    prerequisites: Vec::new(),
-                });
-                self.pending.push(Action::RunHook {
-                    instance: id,
-                    hook: HookType::PreStop,
-                    handler,
-                });
-            }
-            _ => {
-                // No preStop (or no grace for it): a zero-length preStop stage, left by
-                // `progress_kills` in the same `decide`, once the prerequisites are known.
-                i.kill = Some(Kill {
-                    grace,
-                    stage: KillStage::PreStop {
-                        started: now,
-                        deadline: now,
-                    },
-                    prerequisites: Vec::new(),
-                });
-            }
-        }
-    }
-
-    /// preStop returned (or its share of the grace ran out) after `elapsed` whole seconds.
-    fn after_pre_stop(&mut self, now: Timestamp, id: InstanceId, elapsed: i64) {
-        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
-            return;
-        };
-        k.grace = grace::remaining_grace(k.grace, elapsed);
-        if !k.prerequisites.is_empty() && k.grace > 0 {
-            k.stage = KillStage::Ordering {
-                since: now,
-                deadline: now + secs(k.grace),
-            };
-            self.progress_ordering(now, id);
-        } else {
-            self.send_stop_signal(now, id);
-        }
-    }
-
-    fn progress_ordering(&mut self, now: Timestamp, id: InstanceId) {
-        let Some(k) = self.instance(id).and_then(|i| i.kill.clone()) else {
-            return;
-        };
-        let KillStage::Ordering { since, deadline } = k.stage else {
-            return;
-        };
-        let prerequisites_done = k
-            .prerequisites
-            .iter()
-            .all(|r| self.records[r].latest().is_none_or(|i| !i.is_alive()));
-        if prerequisites_done || deadline <= now {
-            if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
-                k.grace = grace::remaining_grace(k.grace, now.whole_seconds_since(since));
-            }
-            self.send_stop_signal(now, id);
-        }
-    }
-
-    fn send_stop_signal(&mut self, now: Timestamp, id: InstanceId) {
-        let signal = self.plan.container(id.container).stop_signal;
-        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
-            return;
-        };
-        let timeout = grace::stop_timeout(k.grace);
-        let sigkill_at = now + secs(timeout);
-        k.stage = KillStage::Stopping { sigkill_at };
-        self.pending.push(Action::Signal {
-            instance: id,
-            signal,
-            kill_deadline: (signal != Signal::SIGKILL).then_some(sigkill_at),
-        });
-    }
-
-    fn progress_kills(&mut self, now: Timestamp) {
-        let ids: Vec<InstanceId> = self
-            .records
-            .values()
-            .flat_map(|r| r.instances.iter())
-            .filter(|i| i.is_alive() && i.kill.is_some())
-            .map(|i| i.id)
-            .collect();
-        for id in ids {
-            let Some(stage) = self
-                .instance(id)
-                .and_then(|i| i.kill.as_ref())
-                .map(|k| k.stage.clone())
-            else {
-                continue;
-            };
-            match stage {
-                KillStage::PreStop { started, deadline } if deadline <= now => {
-                    let grace = self
-                        .instance(id)
-                        .and_then(|i| i.kill.as_ref())
-                        .map_or(0, |k| k.grace);
-                    // Skipped preStop (deadline == started) costs nothing; a timed-out one costs the whole grace.
-                    let elapsed = if deadline == started { 0 } else { grace };
-                    self.after_pre_stop(now, id, elapsed);
-                }
-                KillStage::Ordering { .. } => self.progress_ordering(now, id),
-                KillStage::Stopping { sigkill_at } if sigkill_at <= now => {
-                    if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
-                        k.stage = KillStage::Killed;
-                    }
-                    self.pending.push(Action::Signal {
-                        instance: id,
-                        signal: Signal::SIGKILL,
-                        kill_deadline: None,
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn stop_probe(&mut self, id: InstanceId, probe_type: ProbeType) {
+    pub(crate) fn stop_probe(&mut self, id: InstanceId, probe_type: ProbeType) {
         if let Some(i) = self.instance_mut(id) {
             if i.active_probes.remove(&probe_type) {
                 self.pending.push(Action::StopProbe {
@@ -1445,7 +1197,7 @@ impl PodMachine {
             .find(|i| i.id == id)
     }
 
-    fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
+    pub(crate) fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
         self.records
             .get_mut(&id.container)?
             .instances
@@ -1511,7 +1263,7 @@ impl PodMachine {
         }));
     }
 
-    fn container_event(
+    pub(crate) fn container_event(
         &mut self,
         at: Timestamp,
         r: ContainerRef,
@@ -1522,8 +1274,4 @@ impl PodMachine {
         let path = r.field_path(&self.plan.container(r).name);
         self.event(at, event_type, reason, message, Some(path));
     }
-}
-
-fn secs(s: i64) -> Duration {
-    Duration::from_secs(u64::try_from(s.max(0)).unwrap_or(0))
 }
