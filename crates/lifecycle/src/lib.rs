@@ -25,6 +25,8 @@
 //! assert_eq!(m.status().phase.as_deref(), Some("Pending"));
 //! ```
 #![deny(missing_docs)]
+// No `unwrap()` outside tests: the core must not panic on what it is fed.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod action;
 pub mod backoff;
