@@ -3,6 +3,7 @@
 
 use crate::observation::{HookType, InstanceId};
 use crate::plan::{HandlerPlan, ProbeType};
+use crate::signal::Signal;
 use crate::time::Timestamp;
 
 /// `Normal` or `Warning`.
@@ -60,12 +61,16 @@ pub enum Action {
         /// The handler.
         handler: HandlerPlan,
     },
-    /// Send a signal to the instance's main process (`SIGTERM`, the stop signal, or `SIGKILL`).
+    /// Send a signal to the instance's main process: the stop signal (`lifecycle.stopSignal`,
+    /// default `SIGTERM`), or `SIGKILL` once the stop timeout ran out.
     Signal {
         /// Which instance.
         instance: InstanceId,
-        /// Signal name as in `lifecycle.stopSignal`, e.g. `SIGTERM`, `SIGKILL`.
-        signal: String,
+        /// The signal.
+        signal: Signal,
+        /// When `SIGKILL` follows unless the instance exits first (the stop signal plus the stop
+        /// timeout, floored at 2 s); `None` when this signal is `SIGKILL` itself.
+        kill_deadline: Option<Timestamp>,
     },
     /// Start the periodic worker for one probe of an instance. Answer: `ProbeResult` per attempt.
     StartProbe {

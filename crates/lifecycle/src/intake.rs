@@ -4,7 +4,9 @@
 use k8s_openapi::api::core::v1::{ConfigMap, Container, LifecycleHandler, Pod, Probe, Secret};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use crate::field::{FieldError, Rendered};
 use crate::plan::*;
+use crate::signal::Signal;
 
 /// What a set of documents held.
 #[derive(Debug, Default)]
@@ -41,12 +43,12 @@ pub enum IntakeError {
         message: String,
     },
     /// The pod is invalid.
-    #[error("Pod {pod:?} is invalid: {}", errors.join(", "))]
+    #[error("Pod {pod:?} is invalid: {}", crate::field::join(errors))]
     Invalid {
         /// Pod name.
         pod: String,
-        /// Field errors.
-        errors: Vec<String>,
+        /// Field errors, in the order validation found them.
+        errors: Vec<FieldError>,
     },
 }
 
@@ -172,7 +174,7 @@ fn handler(
     h: &LifecycleHandler,
     ports: &[(Option<String>, u16)],
     path: &str,
-    errs: &mut Vec<String>,
+    errs: &mut Vec<FieldError>,
 ) -> Option<HandlerPlan> {
     if let Some(e) = &h.exec {
         return Some(HandlerPlan::Exec {
@@ -181,9 +183,10 @@ fn handler(
     }
     if let Some(g) = &h.http_get {
         let Some(port) = port_of(&g.port, ports) else {
-            errs.push(format!(
-                "{path}.httpGet.port: Invalid value: {:?}: must be a valid port",
-                g.port
+            errs.push(FieldError::invalid(
+                format!("{path}.httpGet.port"),
+                Rendered(format!("{:?}", g.port)),
+                "must be a valid port",
             ));
             return None;
         };
@@ -213,9 +216,7 @@ fn handler(
             port: port_of(&t.port, ports).unwrap_or(0),
         });
     }
-    errs.push(format!(
-        "{path}: Required value: must specify a handler type"
-    ));
+    errs.push(FieldError::required(path, "must specify a handler type"));
     None
 }
 
@@ -224,7 +225,7 @@ fn probe(
     ports: &[(Option<String>, u16)],
     path: &str,
     env: &[(String, String)],
-    errs: &mut Vec<String>,
+    errs: &mut Vec<FieldError>,
 ) -> Option<ProbePlan> {
     let h = if let Some(e) = &p.exec {
         let cmd = e.command.clone().unwrap_or_default();
@@ -269,7 +270,7 @@ fn container(
     kind: ContainerKind,
     grace: i64,
     path: &str,
-    errs: &mut Vec<String>,
+    errs: &mut Vec<FieldError>,
 ) -> ContainerPlan {
     let ports: Vec<(Option<String>, u16)> = c
         .ports
@@ -288,7 +289,7 @@ fn container(
         .filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v)))
         .collect();
     if c.command.as_ref().is_none_or(Vec::is_empty) && c.args.as_ref().is_none_or(Vec::is_empty) {
-        errs.push(format!("{path}.command: Required value: podvisor runs the host's root filesystem, so the image entrypoint cannot be used; set command"));
+        errs.push(FieldError::required(format!("{path}.command"), "podvisor runs the host's root filesystem, so the image entrypoint cannot be used; set command"));
     }
     let lc = c.lifecycle.clone().unwrap_or_default();
     let post_start = lc
@@ -302,7 +303,13 @@ fn container(
     for (name, h) in [("postStart", &post_start), ("preStop", &pre_stop)] {
         if let Some(HandlerPlan::Sleep { seconds }) = h {
             if *seconds < 0 || *seconds > grace {
-                errs.push(format!("{path}.lifecycle.{name}.sleep.seconds: Invalid value: {seconds}: must be less than or equal to terminationGracePeriodSeconds ({grace})"));
+                errs.push(FieldError::invalid(
+                    format!("{path}.lifecycle.{name}.sleep.seconds"),
+                    *seconds,
+                    format!(
+                        "must be less than or equal to terminationGracePeriodSeconds ({grace})"
+                    ),
+                ));
             }
         }
     }
@@ -316,7 +323,11 @@ fn container(
         working_dir: c.working_dir.clone().unwrap_or_default(),
         post_start,
         pre_stop,
-        stop_signal: lc.stop_signal.clone(),
+        stop_signal: lc
+            .stop_signal
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default(),
         startup_probe: c.startup_probe.as_ref().and_then(|p| {
             probe(
                 p,
@@ -391,7 +402,7 @@ fn is_dns_subdomain(s: &str) -> bool {
 
 const DNS_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 
-fn validate_probe(p: &Probe, pp: &str, field: &str, errs: &mut Vec<String>) {
+fn validate_probe(p: &Probe, pp: &str, field: &str, errs: &mut Vec<FieldError>) {
     let handlers = [
         p.exec.is_some(),
         p.http_get.is_some(),
@@ -402,10 +413,11 @@ fn validate_probe(p: &Probe, pp: &str, field: &str, errs: &mut Vec<String>) {
     .filter(|b| **b)
     .count();
     if handlers == 0 {
-        errs.push(format!("{pp}: Required value: must specify a handler type"));
+        errs.push(FieldError::required(pp, "must specify a handler type"));
     } else if handlers > 1 {
-        errs.push(format!(
-            "{pp}: Forbidden: may not specify more than 1 handler type"
+        errs.push(FieldError::forbidden(
+            pp,
+            "may not specify more than 1 handler type",
         ));
     }
     for (f, v) in [
@@ -416,23 +428,33 @@ fn validate_probe(p: &Probe, pp: &str, field: &str, errs: &mut Vec<String>) {
         ("failureThreshold", p.failure_threshold),
     ] {
         if let Some(v) = v.filter(|v| *v < 0) {
-            errs.push(format!(
-                "{pp}.{f}: Invalid value: {v}: must be greater than or equal to 0"
+            errs.push(FieldError::invalid(
+                format!("{pp}.{f}"),
+                v,
+                "must be greater than or equal to 0",
             ));
         }
     }
     if field != "readinessProbe" {
         if let Some(st) = p.success_threshold.filter(|v| *v > 1) {
-            errs.push(format!(
-                "{pp}.successThreshold: Invalid value: {st}: must be 1"
+            errs.push(FieldError::invalid(
+                format!("{pp}.successThreshold"),
+                st,
+                "must be 1",
             ));
         }
     } else if let Some(g) = p.termination_grace_period_seconds {
-        errs.push(format!("{pp}.terminationGracePeriodSeconds: Invalid value: {g}: must not be set for readinessProbes"));
+        errs.push(FieldError::invalid(
+            format!("{pp}.terminationGracePeriodSeconds"),
+            g,
+            "must not be set for readinessProbes",
+        ));
     }
     if let Some(g) = p.termination_grace_period_seconds.filter(|g| *g <= 0) {
-        errs.push(format!(
-            "{pp}.terminationGracePeriodSeconds: Invalid value: {g}: must be greater than 0"
+        errs.push(FieldError::invalid(
+            format!("{pp}.terminationGracePeriodSeconds"),
+            g,
+            "must be greater than 0",
         ));
     }
 }
@@ -442,17 +464,23 @@ fn validate_container(
     path: &str,
     init: bool,
     volumes: &[String],
-    errs: &mut Vec<String>,
+    errs: &mut Vec<FieldError>,
 ) {
     if c.image.as_deref().is_none_or(str::is_empty) {
-        errs.push(format!("{path}.image: Required value"));
+        errs.push(FieldError::required(format!("{path}.image"), ""));
     }
     let sidecar = init && c.restart_policy.as_deref() == Some("Always");
     match (init, c.restart_policy.as_deref()) {
         (_, None) | (true, Some("Always")) | (false, Some("Always" | "OnFailure" | "Never")) => {}
-        (true, Some(other)) => errs.push(format!("{path}.restartPolicy: Unsupported value: {other:?}: supported values: \"Always\"")),
-        (false, Some(other)) => errs.push(format!(
-            "{path}.restartPolicy: Unsupported value: {other:?}: supported values: \"Always\", \"Never\", \"OnFailure\""
+        (true, Some(other)) => errs.push(FieldError::not_supported(
+            format!("{path}.restartPolicy"),
+            other,
+            &["Always"],
+        )),
+        (false, Some(other)) => errs.push(FieldError::not_supported(
+            format!("{path}.restartPolicy"),
+            other,
+            &["Always", "Never", "OnFailure"],
         )),
     }
     if init && !sidecar {
@@ -463,7 +491,10 @@ fn validate_container(
             ("startupProbe", c.startup_probe.is_some()),
         ] {
             if set {
-                errs.push(format!("{path}.{field}: Forbidden: may not be set for init containers without restartPolicy=Always"));
+                errs.push(FieldError::forbidden(
+                    format!("{path}.{field}"),
+                    "may not be set for init containers without restartPolicy=Always",
+                ));
             }
         }
     }
@@ -489,28 +520,42 @@ fn validate_container(
             .filter(|b| **b)
             .count();
             if n > 1 {
-                errs.push(format!(
-                    "{path}.lifecycle.{hook}: Forbidden: may not specify more than 1 handler type"
+                errs.push(FieldError::forbidden(
+                    format!("{path}.lifecycle.{hook}"),
+                    "may not specify more than 1 handler type",
                 ));
             }
             if let Some(e) = &h.exec {
                 if e.command.as_ref().is_none_or(Vec::is_empty) {
-                    errs.push(format!(
-                        "{path}.lifecycle.{hook}.exec.command: Required value"
+                    errs.push(FieldError::required(
+                        format!("{path}.lifecycle.{hook}.exec.command"),
+                        "",
                     ));
                 }
+            }
+        }
+        // `validateStopSignal` as for `spec.os.name: linux`. Kubernetes also forbids the field
+        // without `spec.os.name`; podvisor (Linux only) does not require it.
+        if let Some(sig) = &lc.stop_signal {
+            if sig.parse::<Signal>().is_err() {
+                errs.push(FieldError::not_supported(
+                    format!("{path}.lifecycle.stopSignal"),
+                    sig,
+                    &Signal::supported_values(),
+                ));
             }
         }
     }
     for (j, m) in c.volume_mounts.iter().flatten().enumerate() {
         let mp = format!("{path}.volumeMounts[{j}]");
         if !volumes.contains(&m.name) {
-            errs.push(format!("{mp}.name: Not found: {:?}", m.name));
+            errs.push(FieldError::not_found(format!("{mp}.name"), &m.name));
         }
         if !m.mount_path.starts_with('/') {
-            errs.push(format!(
-                "{mp}.mountPath: Invalid value: {:?}: must be an absolute path",
-                m.mount_path
+            errs.push(FieldError::invalid(
+                format!("{mp}.mountPath"),
+                &m.mount_path,
+                "must be an absolute path",
             ));
         }
     }
@@ -519,44 +564,50 @@ fn validate_container(
             || e.name.contains('=')
             || !e.name.bytes().all(|b| (0x20..0x7f).contains(&b))
         {
-            errs.push(format!(
-                "{path}.env[{j}].name: Invalid value: {:?}: a valid environment variable name must consist only of printable ASCII characters other than '='",
-                e.name
+            errs.push(FieldError::invalid(
+                format!("{path}.env[{j}].name"),
+                &e.name,
+                "a valid environment variable name must consist only of printable ASCII characters other than '='",
             ));
         }
     }
     for (j, p) in c.ports.iter().flatten().enumerate() {
         if !(1..=65535).contains(&p.container_port) {
-            errs.push(format!(
-                "{path}.ports[{j}].containerPort: Invalid value: {}: must be between 1 and 65535, inclusive",
-                p.container_port
+            errs.push(FieldError::invalid(
+                format!("{path}.ports[{j}].containerPort"),
+                p.container_port,
+                "must be between 1 and 65535, inclusive",
             ));
         }
     }
     if let Some(pol) = c.termination_message_policy.as_deref() {
         if pol != "File" && pol != "FallbackToLogsOnError" {
-            errs.push(format!(
-                "{path}.terminationMessagePolicy: Unsupported value: {pol:?}: supported values: \"File\", \"FallbackToLogsOnError\""
+            errs.push(FieldError::not_supported(
+                format!("{path}.terminationMessagePolicy"),
+                pol,
+                &["File", "FallbackToLogsOnError"],
             ));
         }
     }
 }
 
 /// The API server's pod validation (`ValidatePodCreate`) for the fields podvisor acts on.
-fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Vec<String>) {
+fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Vec<FieldError>) {
     let name = pod.metadata.name.clone().unwrap_or_default();
     if !name.is_empty() && !is_dns_subdomain(&name) {
-        errs.push(format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
+        errs.push(FieldError::invalid("metadata.name", &name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
     }
     if let Some(ns) = &pod.metadata.namespace {
         if !is_dns_label(ns) {
-            errs.push(format!(
-                "metadata.namespace: Invalid value: {ns:?}: {DNS_LABEL_MSG}"
-            ));
+            errs.push(FieldError::invalid("metadata.namespace", ns, DNS_LABEL_MSG));
         }
     }
     if let Some(g) = spec.termination_grace_period_seconds.filter(|g| *g < 0) {
-        errs.push(format!("spec.terminationGracePeriodSeconds: Invalid value: {g}: must be greater than or equal to 0"));
+        errs.push(FieldError::invalid(
+            "spec.terminationGracePeriodSeconds",
+            g,
+            "must be greater than or equal to 0",
+        ));
     }
     let volumes: Vec<String> = spec
         .volumes
@@ -566,12 +617,14 @@ fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Ve
         .collect();
     for (i, v) in volumes.iter().enumerate() {
         if !is_dns_label(v) {
-            errs.push(format!(
-                "spec.volumes[{i}].name: Invalid value: {v:?}: {DNS_LABEL_MSG}"
+            errs.push(FieldError::invalid(
+                format!("spec.volumes[{i}].name"),
+                v,
+                DNS_LABEL_MSG,
             ));
         }
         if volumes[..i].contains(v) {
-            errs.push(format!("spec.volumes[{i}].name: Duplicate value: {v:?}"));
+            errs.push(FieldError::duplicate(format!("spec.volumes[{i}].name"), v));
         }
     }
     let mut seen: Vec<String> = Vec::new();
@@ -588,14 +641,15 @@ fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Ve
         .map(|(i, c)| (format!("spec.containers[{i}]"), c, false));
     for (path, c, is_init) in init.chain(regular) {
         if c.name.is_empty() {
-            errs.push(format!("{path}.name: Required value"));
+            errs.push(FieldError::required(format!("{path}.name"), ""));
         } else if !is_dns_label(&c.name) {
-            errs.push(format!(
-                "{path}.name: Invalid value: {:?}: {DNS_LABEL_MSG}",
-                c.name
+            errs.push(FieldError::invalid(
+                format!("{path}.name"),
+                &c.name,
+                DNS_LABEL_MSG,
             ));
         } else if seen.contains(&c.name) {
-            errs.push(format!("{path}.name: Duplicate value: {:?}", c.name));
+            errs.push(FieldError::duplicate(format!("{path}.name"), &c.name));
         }
         seen.push(c.name.clone());
         validate_container(c, &path, is_init, &volumes, errs);
@@ -612,7 +666,10 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
         .unwrap_or_else(|| "default".into());
     let mut errs = Vec::new();
     if name.is_empty() {
-        errs.push("metadata.name: Required value: name or generateName is required".into());
+        errs.push(FieldError::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
     }
     // The caller normally assigns a uid (the API server does); a stable fallback otherwise.
     let uid = pod.metadata.uid.clone().unwrap_or_else(|| {
@@ -638,12 +695,16 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
         Some("OnFailure") => RestartPolicy::OnFailure,
         Some("Never") => RestartPolicy::Never,
         Some(other) => {
-            errs.push(format!("spec.restartPolicy: Unsupported value: {other:?}: supported values: \"Always\", \"Never\", \"OnFailure\""));
+            errs.push(FieldError::not_supported(
+                "spec.restartPolicy",
+                other,
+                &["Always", "Never", "OnFailure"],
+            ));
             RestartPolicy::Always
         }
     };
     if spec.containers.is_empty() {
-        errs.push("spec.containers: Required value".into());
+        errs.push(FieldError::required("spec.containers", ""));
     }
     let init: Vec<ContainerPlan> = spec
         .init_containers

@@ -25,13 +25,17 @@
 //! assert_eq!(m.status().phase.as_deref(), Some("Pending"));
 //! ```
 #![deny(missing_docs)]
+// No `unwrap()` outside tests: the core must not panic on what it is fed.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod action;
 pub mod backoff;
 pub mod conditions;
 pub mod env;
+pub mod field;
 pub mod grace;
 pub mod intake;
+pub(crate) mod kill;
 pub mod labels;
 pub mod machine;
 pub mod observation;
@@ -40,6 +44,7 @@ pub mod plan;
 pub mod printer;
 pub mod probe;
 pub mod restart;
+pub mod signal;
 pub mod status;
 pub mod termination_message;
 pub mod time;

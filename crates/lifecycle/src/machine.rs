@@ -1,7 +1,8 @@
 //! The pod machine: one pod's recorded facts, and what the kubelet would do next. Mirrors the
 //! pod worker's SyncPod / SyncTerminatingPod (pkg/kubelet/kubelet.go), `computePodActions`
-//! (kuberuntime_manager.go), `startContainer` and `killContainer` (kuberuntime_container.go);
-//! see kubelet-semantics.md §1–§6.
+//! (kuberuntime_manager.go) and `startContainer` (kuberuntime_container.go); see
+//! kubelet-semantics.md §1–§6. The machine dispatches facts and sync steps; the kill sequence
+//! (`killContainer`, `killPodWithSyncResult`, sidecar termination order) is in `kill.rs`.
 //!
 //! `observe(now, fact)` records a fact, `decide(now)` returns actions, `next_wakeup()` says when
 //! `decide` must run again even without a new fact, `status()` renders the API status. The
@@ -20,6 +21,7 @@ use std::time::Duration;
 use crate::action::{Action, EventRecord, EventType};
 use crate::backoff::{go_duration, BackoffVerdict, CrashLoopBackOff};
 use crate::grace::{self, KillReason};
+use crate::kill::{Kill, KillStage};
 use crate::observation::{
     HandlerFailure, HookType, InstanceId, Observation, ProbeOutcome, StartFailure,
 };
@@ -35,68 +37,80 @@ pub const SYNC_BACKOFF: Duration = Duration::from_secs(10);
 /// Where the pod sandbox is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SandboxState {
+    /// Not asked for yet: the first SyncPod asks for it (`CreateSandbox`).
     NotCreated,
+    /// `CreateSandbox` was emitted; waiting for `SandboxReady` / `SandboxFailed` / `MountFailed`.
     Creating,
-    Ready { pod_ip: String },
-    Failed { retry_at: Timestamp },
+    /// The sandbox exists with this IP: containers may start (`PodReadyToStartContainers`).
+    Ready {
+        /// `status.podIP`.
+        pod_ip: String,
+    },
+    /// Creation or volume setup failed; SyncPod asks again at `retry_at` (the worker's back-off).
+    Failed {
+        /// When the next `CreateSandbox` may be emitted.
+        retry_at: Timestamp,
+    },
+    /// The pod terminated and `RemoveSandbox` was emitted.
     Removing,
 }
 
-/// What blocks the pod worker.
+/// What blocks the pod worker: while busy, nothing else is decided for the pod (deletion
+/// included), as while the kubelet's pod worker is inside one SyncPod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Busy {
+    /// `startContainer`: the instance was asked to start and has not started (or failed) yet.
     Starting(InstanceId),
+    /// `startContainer` runs the instance's postStart hook synchronously.
     PostStart(InstanceId),
+    /// A kill inside SyncPod (liveness/startup failure, postStart failure) until the instance exits.
     Killing(InstanceId),
 }
 
+/// What the runtime has said about one container instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum InstanceState {
+    /// `StartContainer` emitted; nothing heard yet.
     Creating,
+    /// `ContainerCreated`: the runtime created it; the entrypoint is not running yet.
     Created,
+    /// `ContainerStarted`: the entrypoint runs.
     Running,
+    /// The main process exited (or could not start: `StartError`, 128); shown as terminated.
     Exited {
+        /// `finishedAt`.
         finished_at: Timestamp,
+        /// `exitCode`.
         exit_code: i32,
+        /// `signal`, when a signal killed it.
         signal: Option<i32>,
+        /// `reason`: `Completed`, `Error`, `StartError`, `ContainerStatusUnknown`.
         reason: String,
+        /// `message`: the termination message, if any.
         message: Option<String>,
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum KillStage {
-    PreStop {
-        started: Timestamp,
-        deadline: Timestamp,
-    },
-    Ordering {
-        since: Timestamp,
-        deadline: Timestamp,
-    },
-    Stopping {
-        sigkill_at: Timestamp,
-    },
-    Killed,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Kill {
-    pub(crate) grace: i64,
-    pub(crate) stage: KillStage,
-    pub(crate) prerequisites: Vec<ContainerRef>,
-}
-
+/// One container instance (one restart count of one container).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Instance {
+    /// Container and restart count.
     pub(crate) id: InstanceId,
+    /// What the runtime said about it.
     pub(crate) state: InstanceState,
+    /// `startedAt`.
     pub(crate) started_at: Option<Timestamp>,
+    /// Its postStart hook runs (the status still shows it waiting).
     pub(crate) post_start_running: bool,
+    /// Probe result counters, per probe it has.
     pub(crate) counters: BTreeMap<ProbeType, ProbeCounter>,
+    /// Probe workers started and not stopped.
     pub(crate) active_probes: BTreeSet<ProbeType>,
+    /// `started`: no startup probe, or it succeeded.
     pub(crate) started: bool,
+    /// `ready`.
     pub(crate) ready: bool,
+    /// Its kill, once one began.
     pub(crate) kill: Option<Kill>,
     /// A liveness or startup failure waiting for the worker to kill the container.
     pub(crate) probe_kill: Option<KillReason>,
@@ -123,6 +137,7 @@ impl Instance {
     }
 }
 
+/// Everything recorded about one container of the plan.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct ContainerRecord {
     /// Every instance created, oldest first (the status shows the last two).
@@ -148,11 +163,66 @@ impl ContainerRecord {
     }
 }
 
-/// A pending deletion.
+/// A requested deletion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Deletion {
+    /// When the first deletion request arrived.
     pub(crate) requested_at: Timestamp,
+    /// The pod worker's effective grace (`calculateEffectiveGracePeriod`): only decreases.
     pub(crate) grace: i64,
+}
+
+/// Where the pod is in the pod worker's life: SyncPod, then SyncTerminatingPod, then
+/// terminated (pod_workers.go). The sandbox and each container have their own state; this is
+/// the pod-level one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PodStage {
+    /// SyncPod: the sandbox is set up, containers are started and restarted per policy.
+    Running,
+    /// SyncPod found the pod done (every regular container exited and none will restart, or a
+    /// regular init container failed for good) and stopped what still runs (`computePodActions`
+    /// KillPod) with the spec's grace. Nothing restarts any more; no deletion was requested.
+    Completing,
+    /// A deletion was requested and the worker has not started killing yet (it is busy, or no
+    /// `decide` ran since). Nothing restarts any more.
+    DeletionRequested {
+        /// The deletion.
+        deletion: Deletion,
+    },
+    /// SyncTerminatingPod: `killPod` was issued with the deletion's grace; waiting for every
+    /// container to stop.
+    Terminating {
+        /// The deletion (its grace may still decrease; kills already begun keep theirs).
+        deletion: Deletion,
+    },
+    /// Every container stopped: the terminal phase is rendered (sticky) and the sandbox removed.
+    Terminated {
+        /// `Succeeded` or `Failed`.
+        phase: Phase,
+        /// The deletion that ended the pod, `None` when it completed by itself.
+        deletion: Option<Deletion>,
+    },
+}
+
+impl PodStage {
+    /// The requested deletion, if any (also after termination).
+    pub(crate) fn deletion(self) -> Option<Deletion> {
+        match self {
+            PodStage::Running | PodStage::Completing => None,
+            PodStage::DeletionRequested { deletion } | PodStage::Terminating { deletion } => {
+                Some(deletion)
+            }
+            PodStage::Terminated { deletion, .. } => deletion,
+        }
+    }
+
+    /// The terminal phase once terminated.
+    pub(crate) fn terminal(self) -> Option<Phase> {
+        match self {
+            PodStage::Terminated { phase, .. } => Some(phase),
+            _ => None,
+        }
+    }
 }
 
 /// One pod's lifecycle state machine.
@@ -167,12 +237,10 @@ pub struct PodMachine {
     pub(crate) pod_ip: Option<String>,
     pub(crate) records: BTreeMap<ContainerRef, ContainerRecord>,
     pub(crate) busy: Option<Busy>,
-    pub(crate) deletion: Option<Deletion>,
-    pub(crate) terminating: bool,
-    pub(crate) completing: bool,
-    pub(crate) terminal: Option<Phase>,
+    pub(crate) stage: PodStage,
     pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
-    pending: Vec<Action>,
+    /// Actions decided and not yet returned by `decide`.
+    pub(crate) pending: Vec<Action>,
 }
 
 /// Where the pod runs: node name and host IP, rendered into status and the downward API.
@@ -200,10 +268,7 @@ impl PodMachine {
             pod_ip: None,
             records,
             busy: None,
-            deletion: None,
-            terminating: false,
-            completing: false,
-            terminal: None,
+            stage: PodStage::Running,
             conditions: BTreeMap::new(),
             pending: Vec::new(),
             plan,
@@ -331,22 +396,22 @@ impl PodMachine {
 
     /// The terminal phase once the pod has finished (sticky).
     pub fn terminal_phase(&self) -> Option<Phase> {
-        self.terminal
+        self.stage.terminal()
     }
 
     /// Whether a deletion was requested.
     pub fn is_deleting(&self) -> bool {
-        self.deletion.is_some()
+        self.stage.deletion().is_some()
     }
 
     /// When the deletion was requested and its effective grace period.
     pub fn deletion(&self) -> Option<(Timestamp, i64)> {
-        self.deletion.map(|d| (d.requested_at, d.grace))
+        self.stage.deletion().map(|d| (d.requested_at, d.grace))
     }
 
     /// The pod is terminal and every process is gone: the worker may stop.
     pub fn is_finished(&self) -> bool {
-        self.terminal.is_some() && self.sandbox == SandboxState::Removing
+        self.stage.terminal().is_some() && self.sandbox == SandboxState::Removing
     }
 
     // ----------------------------------------------------------------- observe
@@ -414,17 +479,25 @@ impl PodMachine {
             Observation::DeleteRequested {
                 grace_period_seconds,
             } => {
-                if self.terminal.is_none() {
-                    let grace = grace::effective_deletion_grace(
-                        self.deletion.map(|d| d.grace),
+                let previous = self.stage.deletion();
+                let deletion = Deletion {
+                    requested_at: previous.map_or(now, |d| d.requested_at),
+                    grace: grace::effective_deletion_grace(
+                        previous.map(|d| d.grace),
                         grace_period_seconds,
                         self.plan.termination_grace_period_seconds,
-                    );
-                    let requested_at = self.deletion.map_or(now, |d| d.requested_at);
-                    self.deletion = Some(Deletion {
-                        requested_at,
-                        grace,
-                    });
+                    ),
+                };
+                match self.stage {
+                    PodStage::Running
+                    | PodStage::Completing
+                    | PodStage::DeletionRequested { .. } => {
+                        self.stage = PodStage::DeletionRequested { deletion };
+                    }
+                    PodStage::Terminating { .. } => {
+                        self.stage = PodStage::Terminating { deletion };
+                    }
+                    PodStage::Terminated { .. } => {}
                 }
             }
         }
@@ -585,14 +658,15 @@ impl PodMachine {
                             rec.start_error = Some(("PostStartHookError".into(), message));
                         }
                         if self.instance(id).is_some_and(Instance::is_alive) {
-                            let g = grace::container_grace(
-                                self.deletion.map(|d| d.grace),
-                                self.plan.termination_grace_period_seconds,
-                                KillReason::FailedPostStartHook,
-                                None,
-                            );
                             self.busy = Some(Busy::Killing(id));
-                            self.start_kill(now, id, g, "FailedPostStartHook".into());
+                            self.kill_container(
+                                now,
+                                id,
+                                KillReason::FailedPostStartHook,
+                                Some("FailedPostStartHook".into()),
+                                None,
+                                Vec::new(),
+                            );
                         }
                     }
                 }
@@ -607,13 +681,7 @@ impl PodMachine {
                         "PreStopHook failed".into(),
                     );
                 }
-                let stage = self
-                    .instance(id)
-                    .and_then(|i| i.kill.as_ref())
-                    .map(|k| k.stage.clone());
-                if let Some(KillStage::PreStop { started, .. }) = stage {
-                    self.after_pre_stop(now, id, now.whole_seconds_since(started));
-                }
+                self.pre_stop_returned(now, id);
             }
         }
     }
@@ -705,14 +773,14 @@ impl PodMachine {
     /// What to do at `now`, from everything recorded so far.
     pub fn decide(&mut self, now: Timestamp) -> Vec<Action> {
         self.progress_kills(now);
-        if self.terminal.is_none() {
+        if self.stage.terminal().is_none() {
             self.sync(now);
             // Kills begun by this sync may have nothing to wait for.
             self.progress_kills(now);
             if self.busy.is_none()
-                && self.deletion.is_some()
+                && self.stage.deletion().is_some()
                 && !self.any_alive()
-                && self.terminal.is_none()
+                && self.stage.terminal().is_none()
             {
                 self.finish(now);
             }
@@ -729,16 +797,9 @@ impl PodMachine {
             if let Some(nb) = rec.not_before {
                 consider(nb);
             }
-            for i in &rec.instances {
-                if let Some(k) = &i.kill {
-                    match k.stage {
-                        KillStage::PreStop { deadline, .. }
-                        | KillStage::Ordering { deadline, .. } => consider(deadline),
-                        KillStage::Stopping { sigkill_at } => consider(sigkill_at),
-                        KillStage::Killed => {}
-                    }
-                }
-            }
+        }
+        if let Some(deadline) = self.next_kill_deadline() {
+            consider(deadline);
         }
         if let SandboxState::Failed { retry_at } = self.sandbox {
             consider(retry_at);
@@ -750,11 +811,11 @@ impl PodMachine {
         if self.busy.is_some() {
             return;
         }
-        if self.deletion.is_some() {
-            if !self.terminating {
-                self.terminating = true;
-                let grace = self.deletion.map(|d| d.grace);
-                self.kill_pod(now, grace);
+        if self.stage.deletion().is_some() {
+            if let PodStage::DeletionRequested { deletion } = self.stage {
+                // SyncTerminatingPod: killPod with the deletion's grace as the override.
+                self.stage = PodStage::Terminating { deletion };
+                self.kill_pod(now, Some(deletion.grace));
             }
             if !self.any_alive() {
                 self.finish(now);
@@ -780,9 +841,9 @@ impl PodMachine {
             self.kill_for_probe(now, id, reason);
             return;
         }
-        if self.completing || self.pod_is_done() {
-            if !self.completing {
-                self.completing = true;
+        if self.stage == PodStage::Completing || self.pod_is_done() {
+            if self.stage == PodStage::Running {
+                self.stage = PodStage::Completing;
                 self.kill_pod(now, None);
             }
             if !self.any_alive() {
@@ -933,14 +994,11 @@ impl PodMachine {
 
     fn kill_for_probe(&mut self, now: Timestamp, id: InstanceId, reason: KillReason) {
         let c = self.plan.container(id.container);
-        let (probe_type, what) = if reason == KillReason::StartupProbe {
-            (ProbeType::Startup, "startup")
+        let what = if reason == KillReason::StartupProbe {
+            "startup"
         } else {
-            (ProbeType::Liveness, "liveness")
+            "liveness"
         };
-        let probe_grace = c
-            .probe(probe_type)
-            .and_then(|p| p.termination_grace_period_seconds);
         let will_restart = container_should_restart(c, self.plan.restart_policy, 1)
             || c.kind == ContainerKind::Sidecar;
         let message = match (c.kind, will_restart) {
@@ -951,14 +1009,8 @@ impl PodMachine {
             ),
             (_, false) => format!("Container {} failed {what} probe", c.name),
         };
-        let g = grace::container_grace(
-            self.deletion.map(|d| d.grace),
-            self.plan.termination_grace_period_seconds,
-            reason,
-            probe_grace,
-        );
         self.busy = Some(Busy::Killing(id));
-        self.start_kill(now, id, g, message);
+        self.kill_container(now, id, reason, Some(message), None, Vec::new());
     }
 
     fn start_if_allowed(&mut self, now: Timestamp, r: ContainerRef) {
@@ -1096,203 +1148,9 @@ impl PodMachine {
     }
 
     // ----------------------------------------------------------------- termination
+    // The kill sequence itself is in `crate::kill`.
 
-    /// `killPodWithSyncResult`: every running container in parallel; sidecars ordered after the
-    /// regular containers (reverse spec order). `grace_override` is the deletion's effective grace.
-    fn kill_pod(&mut self, now: Timestamp, grace_override: Option<i64>) {
-        let ordered = self.plan.has_sidecars();
-        let running: Vec<InstanceId> = self
-            .records
-            .values()
-            .filter_map(|r| r.latest())
-            .filter(|i| i.is_running() && i.kill.is_none())
-            .map(|i| i.id)
-            .collect();
-        // Liveness and startup workers stop at termination start; readiness keeps running.
-        for id in self
-            .records
-            .values()
-            .filter_map(|r| r.latest())
-            .map(|i| i.id)
-            .collect::<Vec<_>>()
-        {
-            self.stop_probe(id, ProbeType::Liveness);
-            self.stop_probe(id, ProbeType::Startup);
-        }
-        let running_regular: Vec<ContainerRef> = running
-            .iter()
-            .map(|i| i.container)
-            .filter(|r| matches!(r, ContainerRef::Regular(_)))
-            .collect();
-        for id in running.clone() {
-            let c = self.plan.container(id.container);
-            let g = grace_override.unwrap_or_else(|| {
-                grace::container_grace(
-                    self.deletion.map(|d| d.grace),
-                    self.plan.termination_grace_period_seconds,
-                    KillReason::PodTermination,
-                    None,
-                )
-            });
-            let mut prerequisites = Vec::new();
-            if ordered && c.kind == ContainerKind::Sidecar {
-                prerequisites.extend(running_regular.iter().copied());
-                if let ContainerRef::Init(idx) = id.container {
-                    let next = running
-                        .iter()
-                        .map(|i| i.container)
-                        .filter(|r| {
-                            matches!(r, ContainerRef::Init(j) if *j > idx)
-                                && self.plan.container(*r).kind == ContainerKind::Sidecar
-                        })
-                        .min();
-                    prerequisites.extend(next);
-                }
-            }
-            let message = format!("Stopping container {}", c.name);
-            self.start_kill(now, id, g, message);
-            if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
-                k.prerequisites = prerequisites;
-            }
-        }
-    }
-
-    /// `killContainer` up to the preStop hook.
-    fn start_kill(&mut self, now: Timestamp, id: InstanceId, grace: i64, message: String) {
-        self.container_event(now, id.container, EventType::Normal, "Killing", message);
-        let pre_stop: Option<HandlerPlan> = self.plan.container(id.container).pre_stop.clone();
-        let Some(i) = self.instance_mut(id) else {
-            return;
-        };
-        match pre_stop {
-            Some(handler) if grace > 0 => {
-                i.kill = Some(Kill {
-                    grace,
-                    stage: KillStage::PreStop {
-                        started: now,
-                        deadline: now + secs(grace),
-                    },
-                    prerequisites: Vec::new(),
-                });
-                self.pending.push(Action::RunHook {
-                    instance: id,
-                    hook: HookType::PreStop,
-                    handler,
-                });
-            }
-            _ => {
-                // No preStop (or no grace for it): a zero-length preStop stage, left by
-                // `progress_kills` in the same `decide`, once the prerequisites are known.
-                i.kill = Some(Kill {
-                    grace,
-                    stage: KillStage::PreStop {
-                        started: now,
-                        deadline: now,
-                    },
-                    prerequisites: Vec::new(),
-                });
-            }
-        }
-    }
-
-    /// preStop returned (or its share of the grace ran out) after `elapsed` whole seconds.
-    fn after_pre_stop(&mut self, now: Timestamp, id: InstanceId, elapsed: i64) {
-        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
-            return;
-        };
-        k.grace = grace::remaining_grace(k.grace, elapsed);
-        if !k.prerequisites.is_empty() && k.grace > 0 {
-            k.stage = KillStage::Ordering {
-                since: now,
-                deadline: now + secs(k.grace),
-            };
-            self.progress_ordering(now, id);
-        } else {
-            self.send_stop_signal(now, id);
-        }
-    }
-
-    fn progress_ordering(&mut self, now: Timestamp, id: InstanceId) {
-        let Some(k) = self.instance(id).and_then(|i| i.kill.clone()) else {
-            return;
-        };
-        let KillStage::Ordering { since, deadline } = k.stage else {
-            return;
-        };
-        let prerequisites_done = k
-            .prerequisites
-            .iter()
-            .all(|r| self.records[r].latest().is_none_or(|i| !i.is_alive()));
-        if prerequisites_done || deadline <= now {
-            if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
-                k.grace = grace::remaining_grace(k.grace, now.whole_seconds_since(since));
-            }
-            self.send_stop_signal(now, id);
-        }
-    }
-
-    fn send_stop_signal(&mut self, now: Timestamp, id: InstanceId) {
-        let signal = self
-            .plan
-            .container(id.container)
-            .stop_signal
-            .clone()
-            .unwrap_or_else(|| "SIGTERM".to_string());
-        let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) else {
-            return;
-        };
-        let timeout = grace::stop_timeout(k.grace);
-        k.stage = KillStage::Stopping {
-            sigkill_at: now + secs(timeout),
-        };
-        self.pending.push(Action::Signal {
-            instance: id,
-            signal,
-        });
-    }
-
-    fn progress_kills(&mut self, now: Timestamp) {
-        let ids: Vec<InstanceId> = self
-            .records
-            .values()
-            .flat_map(|r| r.instances.iter())
-            .filter(|i| i.is_alive() && i.kill.is_some())
-            .map(|i| i.id)
-            .collect();
-        for id in ids {
-            let Some(stage) = self
-                .instance(id)
-                .and_then(|i| i.kill.as_ref())
-                .map(|k| k.stage.clone())
-            else {
-                continue;
-            };
-            match stage {
-                KillStage::PreStop { started, deadline } if deadline <= now => {
-                    let grace = self
-                        .instance(id)
-                        .and_then(|i| i.kill.as_ref())
-                        .map_or(0, |k| k.grace);
-                    // Skipped preStop (deadline == started) costs nothing; a timed-out one costs the whole grace.
-                    let elapsed = if deadline == started { 0 } else { grace };
-                    self.after_pre_stop(now, id, elapsed);
-                }
-                KillStage::Ordering { .. } => self.progress_ordering(now, id),
-                KillStage::Stopping { sigkill_at } if sigkill_at <= now => {
-                    if let Some(k) = self.instance_mut(id).and_then(|i| i.kill.as_mut()) {
-                        k.stage = KillStage::Killed;
-                    }
-                    self.pending.push(Action::Signal {
-                        instance: id,
-                        signal: "SIGKILL".into(),
-                    });
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn stop_probe(&mut self, id: InstanceId, probe_type: ProbeType) {
+    pub(crate) fn stop_probe(&mut self, id: InstanceId, probe_type: ProbeType) {
         if let Some(i) = self.instance_mut(id) {
             if i.active_probes.remove(&probe_type) {
                 self.pending.push(Action::StopProbe {
@@ -1315,11 +1173,14 @@ impl PodMachine {
             self.stop_probe(id, ProbeType::Readiness);
         }
         let phase = self.computed_phase(true);
-        self.terminal = Some(if phase.is_terminal() {
-            phase
-        } else {
-            Phase::Failed
-        });
+        self.stage = PodStage::Terminated {
+            phase: if phase.is_terminal() {
+                phase
+            } else {
+                Phase::Failed
+            },
+            deletion: self.stage.deletion(),
+        };
         self.sandbox = SandboxState::Removing;
         self.pending.push(Action::RemoveSandbox);
         self.update_conditions(now);
@@ -1336,7 +1197,7 @@ impl PodMachine {
             .find(|i| i.id == id)
     }
 
-    fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
+    pub(crate) fn instance_mut(&mut self, id: InstanceId) -> Option<&mut Instance> {
         self.records
             .get_mut(&id.container)?
             .instances
@@ -1402,7 +1263,7 @@ impl PodMachine {
         }));
     }
 
-    fn container_event(
+    pub(crate) fn container_event(
         &mut self,
         at: Timestamp,
         r: ContainerRef,
@@ -1413,8 +1274,4 @@ impl PodMachine {
         let path = r.field_path(&self.plan.container(r).name);
         self.event(at, event_type, reason, message, Some(path));
     }
-}
-
-fn secs(s: i64) -> Duration {
-    Duration::from_secs(u64::try_from(s.max(0)).unwrap_or(0))
 }

@@ -173,3 +173,375 @@ pub fn compute_phase(
     }
     Phase::Pending
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    };
+
+    use super::*;
+    use crate::plan::test_plans::{container, pod};
+    use crate::plan::{ContainerKind, RestartPolicy};
+
+    /// A container status in one of the shapes `getPhase` distinguishes.
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) enum S {
+        /// No status at all.
+        Missing,
+        /// Waiting, never ran.
+        Waiting,
+        /// Running; `started` as given.
+        Running(bool),
+        /// Terminated with this exit code.
+        Exited(i32),
+        /// Waiting to restart after exiting with this code (CrashLoopBackOff).
+        Restarting(i32),
+    }
+
+    pub(crate) fn status(s: S) -> Option<ContainerStatus> {
+        let terminated = |code| ContainerStateTerminated {
+            exit_code: code,
+            ..Default::default()
+        };
+        let waiting = || ContainerState {
+            waiting: Some(ContainerStateWaiting::default()),
+            ..Default::default()
+        };
+        let mut st = ContainerStatus {
+            name: "c".into(),
+            ..Default::default()
+        };
+        match s {
+            S::Missing => return None,
+            S::Waiting => st.state = Some(waiting()),
+            S::Running(started) => {
+                st.state = Some(ContainerState {
+                    running: Some(ContainerStateRunning::default()),
+                    ..Default::default()
+                });
+                st.started = Some(started);
+                st.ready = started;
+            }
+            S::Exited(code) => {
+                st.state = Some(ContainerState {
+                    terminated: Some(terminated(code)),
+                    ..Default::default()
+                });
+                st.ready = code == 0;
+            }
+            S::Restarting(code) => {
+                st.state = Some(waiting());
+                st.last_state = Some(ContainerState {
+                    terminated: Some(terminated(code)),
+                    ..Default::default()
+                });
+                st.restart_count = 1;
+            }
+        }
+        Some(st)
+    }
+
+    use ContainerKind::{Init, Regular, Sidecar};
+    use RestartPolicy::{Always, Never, OnFailure};
+    use S::*;
+
+    /// One row: pod policy, init containers (kind, status), regular containers (container-level
+    /// policy, status), whether the pod is terminal, expected phase.
+    type Row = (
+        RestartPolicy,
+        &'static [(ContainerKind, S)],
+        &'static [(Option<RestartPolicy>, S)],
+        bool,
+        Phase,
+    );
+
+    #[test]
+    fn get_phase_table() {
+        let rows: &[Row] = &[
+            // Regular containers only.
+            (Always, &[], &[(None, Running(true))], false, Phase::Running),
+            (Always, &[], &[(None, Waiting)], false, Phase::Pending),
+            (Always, &[], &[(None, Missing)], false, Phase::Pending),
+            (Never, &[], &[(None, Exited(0))], false, Phase::Succeeded),
+            (Never, &[], &[(None, Exited(1))], false, Phase::Failed),
+            (OnFailure, &[], &[(None, Exited(1))], false, Phase::Running),
+            (
+                OnFailure,
+                &[],
+                &[(None, Exited(0))],
+                false,
+                Phase::Succeeded,
+            ),
+            (Always, &[], &[(None, Exited(0))], false, Phase::Running),
+            (Always, &[], &[(None, Restarting(1))], false, Phase::Running),
+            (
+                Never,
+                &[],
+                &[(None, Restarting(0))],
+                false,
+                Phase::Succeeded,
+            ),
+            (
+                Never,
+                &[],
+                &[(None, Running(true)), (None, Exited(0))],
+                false,
+                Phase::Running,
+            ),
+            (
+                Never,
+                &[],
+                &[(None, Exited(0)), (None, Exited(1))],
+                false,
+                Phase::Failed,
+            ),
+            (
+                Never,
+                &[],
+                &[(None, Exited(0)), (None, Exited(0))],
+                false,
+                Phase::Succeeded,
+            ),
+            (
+                Never,
+                &[],
+                &[(None, Running(true)), (None, Missing)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[],
+                &[(None, Running(true)), (None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            // Terminal rendering ignores restartability.
+            (Always, &[], &[(None, Exited(1))], true, Phase::Failed),
+            (
+                Always,
+                &[],
+                &[(None, Exited(0)), (None, Exited(0))],
+                true,
+                Phase::Succeeded,
+            ),
+            (Always, &[], &[(None, Restarting(137))], true, Phase::Failed),
+            // A container-level policy wins over the pod's.
+            (
+                Always,
+                &[],
+                &[(Some(Never), Exited(1))],
+                false,
+                Phase::Failed,
+            ),
+            (
+                Never,
+                &[],
+                &[(Some(Always), Exited(0))],
+                false,
+                Phase::Running,
+            ),
+            (
+                Never,
+                &[],
+                &[(Some(OnFailure), Exited(2))],
+                false,
+                Phase::Running,
+            ),
+            // Init containers.
+            (
+                Always,
+                &[(Init, Missing)],
+                &[(None, Missing)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[(Init, Running(false))],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[(Init, Waiting)],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[(Init, Exited(0))],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[(Init, Exited(0))],
+                &[(None, Running(true))],
+                false,
+                Phase::Running,
+            ),
+            (
+                Never,
+                &[(Init, Exited(1))],
+                &[(None, Waiting)],
+                false,
+                Phase::Failed,
+            ),
+            (
+                Never,
+                &[(Init, Restarting(1))],
+                &[(None, Waiting)],
+                false,
+                Phase::Failed,
+            ),
+            (
+                Always,
+                &[(Init, Exited(1))],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                OnFailure,
+                &[(Init, Restarting(1))],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Never,
+                &[(Init, Restarting(0))],
+                &[(None, Running(true))],
+                false,
+                Phase::Running,
+            ),
+            (
+                Never,
+                &[(Init, Exited(0)), (Init, Missing)],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            // Sidecars.
+            (
+                Always,
+                &[(Sidecar, Running(true))],
+                &[(None, Running(true))],
+                false,
+                Phase::Running,
+            ),
+            (
+                Always,
+                &[(Sidecar, Running(false))],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[(Sidecar, Waiting)],
+                &[(None, Waiting)],
+                false,
+                Phase::Pending,
+            ),
+            (
+                Always,
+                &[(Sidecar, Missing)],
+                &[(None, Running(true))],
+                false,
+                Phase::Pending,
+            ),
+            // A sidecar not yet started does not hold the pod back once a regular one ran.
+            (
+                Always,
+                &[(Sidecar, Running(false))],
+                &[(None, Running(true))],
+                false,
+                Phase::Running,
+            ),
+            // Sidecar exit codes do not count.
+            (
+                Never,
+                &[(Sidecar, Exited(1))],
+                &[(None, Exited(0))],
+                false,
+                Phase::Succeeded,
+            ),
+            (
+                Never,
+                &[(Sidecar, Running(true))],
+                &[(None, Exited(1))],
+                false,
+                Phase::Running,
+            ),
+            // A running sidecar counts as running, even when rendering the terminal status
+            // (by then the kill has stopped it).
+            (
+                Never,
+                &[(Init, Exited(0)), (Sidecar, Running(true))],
+                &[(None, Exited(0))],
+                true,
+                Phase::Running,
+            ),
+            (
+                Never,
+                &[(Init, Exited(0)), (Sidecar, Exited(143))],
+                &[(None, Exited(0))],
+                true,
+                Phase::Succeeded,
+            ),
+        ];
+        for (i, (policy, init, regular, terminal, want)) in rows.iter().enumerate() {
+            let plan = pod(
+                init.iter()
+                    .enumerate()
+                    .map(|(j, (k, _))| container(&format!("i{j}"), *k))
+                    .collect(),
+                regular
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (p, _))| {
+                        let mut c = container(&format!("r{j}"), Regular);
+                        c.restart_policy = *p;
+                        c
+                    })
+                    .collect(),
+                *policy,
+            );
+            let init_st: Vec<Option<ContainerStatus>> =
+                init.iter().map(|(_, s)| status(*s)).collect();
+            let reg_st: Vec<Option<ContainerStatus>> =
+                regular.iter().map(|(_, s)| status(*s)).collect();
+            let init_ref: Vec<Option<&ContainerStatus>> =
+                init_st.iter().map(Option::as_ref).collect();
+            let reg_ref: Vec<Option<&ContainerStatus>> =
+                reg_st.iter().map(Option::as_ref).collect();
+            let got = compute_phase(&plan, &init_ref, &reg_ref, *terminal);
+            assert_eq!(
+                got, *want,
+                "row {i}: {policy:?} init {init:?} regular {regular:?} terminal {terminal}"
+            );
+        }
+    }
+
+    #[test]
+    fn terminal_phases_are_succeeded_and_failed() {
+        assert!(Phase::Succeeded.is_terminal() && Phase::Failed.is_terminal());
+        assert!(!Phase::Pending.is_terminal() && !Phase::Running.is_terminal());
+        assert_eq!(
+            [
+                Phase::Pending,
+                Phase::Running,
+                Phase::Succeeded,
+                Phase::Failed
+            ]
+            .map(Phase::as_str),
+            ["Pending", "Running", "Succeeded", "Failed"]
+        );
+    }
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::signal::Signal;
+
 /// Identifies a pod: namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PodKey {
@@ -215,8 +217,9 @@ pub struct ContainerPlan {
     pub post_start: Option<HandlerPlan>,
     /// `lifecycle.preStop`.
     pub pre_stop: Option<HandlerPlan>,
-    /// `lifecycle.stopSignal` as a signal name such as `SIGTERM`; `None` = SIGTERM.
-    pub stop_signal: Option<String>,
+    /// `lifecycle.stopSignal`, validated; `SIGTERM` when unset (the runtime's default: there is
+    /// no image `STOPSIGNAL`).
+    pub stop_signal: Signal,
     /// `startupProbe`.
     pub startup_probe: Option<ProbePlan>,
     /// `livenessProbe`.
@@ -295,5 +298,67 @@ impl PodPlan {
         self.init_containers
             .iter()
             .any(|c| c.kind == ContainerKind::Sidecar)
+    }
+}
+
+/// Plan constructors for unit tables.
+#[cfg(test)]
+pub(crate) mod test_plans {
+    use super::*;
+
+    /// A container of `kind` with every default.
+    pub(crate) fn container(name: &str, kind: ContainerKind) -> ContainerPlan {
+        ContainerPlan {
+            name: name.into(),
+            kind,
+            container_ref: ContainerRef::Regular(0),
+            image: "busybox".into(),
+            command: vec!["true".into()],
+            args: vec![],
+            working_dir: String::new(),
+            post_start: None,
+            pre_stop: None,
+            stop_signal: Signal::SIGTERM,
+            startup_probe: None,
+            liveness_probe: None,
+            readiness_probe: None,
+            restart_policy: (kind == ContainerKind::Sidecar).then_some(RestartPolicy::Always),
+            termination_message_path: "/dev/termination-log".into(),
+            termination_message_policy: TerminationMessagePolicy::File,
+            volume_mounts: vec![],
+            ports: vec![],
+        }
+    }
+
+    /// A pod of these containers (refs assigned in order).
+    pub(crate) fn pod(
+        init: Vec<ContainerPlan>,
+        regular: Vec<ContainerPlan>,
+        restart_policy: RestartPolicy,
+    ) -> PodPlan {
+        let mut init = init;
+        let mut regular = regular;
+        for (i, c) in init.iter_mut().enumerate() {
+            c.container_ref = ContainerRef::Init(i);
+        }
+        for (i, c) in regular.iter_mut().enumerate() {
+            c.container_ref = ContainerRef::Regular(i);
+        }
+        PodPlan {
+            key: PodKey {
+                namespace: "default".into(),
+                name: "web".into(),
+            },
+            uid: "uid".into(),
+            pod: Pod::default(),
+            restart_policy,
+            termination_grace_period_seconds: 30,
+            init_containers: init,
+            containers: regular,
+            hostname: "web".into(),
+            share_process_namespace: false,
+            readiness_gates: vec![],
+            labels: BTreeMap::new(),
+        }
     }
 }

@@ -8,7 +8,9 @@ use k8s_openapi::api::core::v1::{
 };
 
 use crate::conditions::{self, ConditionValue};
-use crate::machine::{ContainerRecord, Instance, InstanceState, PodMachine, SandboxState};
+use crate::machine::{
+    ContainerRecord, Instance, InstanceState, PodMachine, PodStage, SandboxState,
+};
 use crate::phase::{compute_phase, Phase};
 use crate::plan::{ContainerKind, ContainerPlan, ContainerRef};
 use crate::restart::container_should_restart;
@@ -74,9 +76,7 @@ impl PodMachine {
     }
 
     fn will_restart(&self, c: &ContainerPlan, exit_code: i32) -> bool {
-        self.deletion.is_none()
-            && self.terminal.is_none()
-            && !self.completing
+        self.stage == PodStage::Running
             && container_should_restart(c, self.plan.restart_policy, exit_code)
     }
 
@@ -184,7 +184,7 @@ impl PodMachine {
     }
 
     pub(crate) fn computed_phase(&self, pod_is_terminal: bool) -> Phase {
-        if let Some(p) = self.terminal {
+        if let Some(p) = self.stage.terminal() {
             return p;
         }
         let (init, regular) = self.statuses();
@@ -198,7 +198,8 @@ impl PodMachine {
         let init: Vec<_> = init.iter().map(Some).collect();
         let regular: Vec<_> = regular.iter().map(Some).collect();
         let phase = self
-            .terminal
+            .stage
+            .terminal()
             .unwrap_or_else(|| compute_phase(&self.plan, &init, &regular, false));
         let sandbox_ready = matches!(self.sandbox, SandboxState::Ready { .. });
         let containers_ready = conditions::containers_ready(&self.plan, &init, &regular, phase);
@@ -227,7 +228,10 @@ impl PodMachine {
     /// The pod's API status.
     pub fn status(&self) -> PodStatus {
         let (mut init, mut regular) = self.statuses();
-        if self.terminal.is_some() && self.deletion.is_some() {
+        if let PodStage::Terminated {
+            deletion: Some(_), ..
+        } = self.stage
+        {
             // TerminatePod: whatever never reached a terminated state is reported lost.
             for s in init.iter_mut().chain(regular.iter_mut()) {
                 if s.state.as_ref().is_none_or(|st| st.terminated.is_none()) {
@@ -251,7 +255,8 @@ impl PodMachine {
         let phase = {
             let i: Vec<_> = init.iter().map(Some).collect();
             let r: Vec<_> = regular.iter().map(Some).collect();
-            self.terminal
+            self.stage
+                .terminal()
                 .unwrap_or_else(|| compute_phase(&self.plan, &i, &r, false))
         };
         let conditions = self

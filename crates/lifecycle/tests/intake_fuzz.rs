@@ -209,3 +209,68 @@ fn validation_errors_name_the_field_in_kubernetes_style() {
         "{e}"
     );
 }
+
+#[test]
+fn validation_errors_are_typed_field_errors() {
+    use podvisor_lifecycle::field::ErrorType;
+    use podvisor_lifecycle::intake::IntakeError;
+    let m = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  restartPolicy: Sometimes\n  containers:\n  - {name: a, image: b, command: [x], lifecycle: {preStop: {sleep: {seconds: 90}}}}\n", "f.yaml").unwrap();
+    let Err(IntakeError::Invalid { pod, errors }) = build_plan(m.pods.into_iter().next().unwrap())
+    else {
+        panic!("expected an invalid pod");
+    };
+    assert_eq!(pod, "x");
+    let seconds = errors
+        .iter()
+        .find(|e| e.field == "spec.containers[0].lifecycle.preStop.sleep.seconds")
+        .unwrap();
+    assert_eq!(seconds.type_, ErrorType::Invalid);
+    assert_eq!(seconds.reason(), "FieldValueInvalid");
+    assert_eq!(seconds.bad_value.as_deref(), Some("90"));
+    assert_eq!(
+        seconds.message(),
+        "Invalid value: 90: must be less than or equal to terminationGracePeriodSeconds (30)"
+    );
+    let policy = errors
+        .iter()
+        .find(|e| e.field == "spec.restartPolicy")
+        .unwrap();
+    assert_eq!(policy.type_, ErrorType::NotSupported);
+    assert_eq!(policy.bad_value.as_deref(), Some("\"Sometimes\""));
+    assert_eq!(
+        policy.detail,
+        "supported values: \"Always\", \"Never\", \"OnFailure\""
+    );
+}
+
+#[test]
+fn an_unknown_stop_signal_is_unsupported_with_the_kubernetes_list() {
+    let e = invalid("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n  - {name: a, image: b, command: [x], lifecycle: {stopSignal: SIGFOO}}\n");
+    assert_eq!(
+        e,
+        "Pod \"x\" is invalid: spec.containers[0].lifecycle.stopSignal: Unsupported value: \"SIGFOO\": supported values: \
+\"SIGABRT\", \"SIGALRM\", \"SIGBUS\", \"SIGCHLD\", \"SIGCLD\", \"SIGCONT\", \"SIGFPE\", \"SIGHUP\", \"SIGILL\", \"SIGINT\", \
+\"SIGIO\", \"SIGIOT\", \"SIGKILL\", \"SIGPIPE\", \"SIGPOLL\", \"SIGPROF\", \"SIGPWR\", \"SIGQUIT\", \"SIGRTMAX\", \"SIGRTMAX-1\", \
+\"SIGRTMAX-10\", \"SIGRTMAX-11\", \"SIGRTMAX-12\", \"SIGRTMAX-13\", \"SIGRTMAX-14\", \"SIGRTMAX-2\", \"SIGRTMAX-3\", \
+\"SIGRTMAX-4\", \"SIGRTMAX-5\", \"SIGRTMAX-6\", \"SIGRTMAX-7\", \"SIGRTMAX-8\", \"SIGRTMAX-9\", \"SIGRTMIN\", \"SIGRTMIN+1\", \
+\"SIGRTMIN+10\", \"SIGRTMIN+11\", \"SIGRTMIN+12\", \"SIGRTMIN+13\", \"SIGRTMIN+14\", \"SIGRTMIN+15\", \"SIGRTMIN+2\", \
+\"SIGRTMIN+3\", \"SIGRTMIN+4\", \"SIGRTMIN+5\", \"SIGRTMIN+6\", \"SIGRTMIN+7\", \"SIGRTMIN+8\", \"SIGRTMIN+9\", \"SIGSEGV\", \
+\"SIGSTKFLT\", \"SIGSTOP\", \"SIGSYS\", \"SIGTERM\", \"SIGTRAP\", \"SIGTSTP\", \"SIGTTIN\", \"SIGTTOU\", \"SIGURG\", \"SIGUSR1\", \
+\"SIGUSR2\", \"SIGVTALRM\", \"SIGWINCH\", \"SIGXCPU\", \"SIGXFSZ\""
+    );
+    // A supported name becomes the plan's signal; none means SIGTERM.
+    let plan = |sig: &str| {
+        let m = parse(&format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: x}}\nspec:\n  containers:\n  - {{name: a, image: b, command: [x]{sig}}}\n"), "f.yaml").unwrap();
+        build_plan(m.pods.into_iter().next().unwrap())
+            .unwrap()
+            .containers[0]
+            .stop_signal
+    };
+    use podvisor_lifecycle::signal::Signal;
+    assert_eq!(
+        plan(", lifecycle: {stopSignal: SIGRTMIN+1}"),
+        Signal::SIGRTMINPLUS1
+    );
+    assert_eq!(plan(", lifecycle: {stopSignal: SIGQUIT}"), Signal::SIGQUIT);
+    assert_eq!(plan(""), Signal::SIGTERM);
+}

@@ -704,3 +704,220 @@ fn a_recovered_pod_reports_lost_containers_and_restarts_them_after_init_runs_aga
     );
     assert!(cs.state.as_ref().unwrap().running.is_some());
 }
+
+// ---------------------------------------------------------------- kill deadlines on the action
+
+fn at(secs_f: f64) -> podvisor_lifecycle::time::Timestamp {
+    podvisor_lifecycle::time::Timestamp::from_millis((secs_f * 1000.0).round() as u64)
+}
+
+fn signal_lines(sim: &Sim) -> Vec<(String, String, f64, Option<f64>)> {
+    sim.signals
+        .iter()
+        .map(|r| {
+            (
+                r.container.clone(),
+                r.signal.as_str().to_string(),
+                r.at.since_start().as_secs_f64(),
+                r.kill_deadline.map(|d| d.since_start().as_secs_f64()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_stop_signal_carries_the_sigkill_deadline_left_after_pre_stop() {
+    // G = 30, preStop took 10 s: SIGTERM at 15 s, SIGKILL due 20 s later.
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(10), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(5), None).run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 15.0, Some(35.0)),
+            ("app".into(), "SIGKILL".into(), 35.0, None),
+        ]
+    );
+}
+
+#[test]
+fn a_force_delete_gives_the_stop_signal_a_two_second_deadline() {
+    let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(3), Some(0)).run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 3.0, Some(5.0)),
+            ("app".into(), "SIGKILL".into(), 5.0, None),
+        ]
+    );
+    // With a preStop that outlives the 1 s budget: SIGTERM at +1 s, SIGKILL 2 s later.
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), Some(0)).run(s(120));
+    assert_eq!(
+        signal_lines(&sim)[0],
+        ("app".into(), "SIGTERM".into(), 2.0, Some(4.0))
+    );
+}
+
+#[test]
+fn each_container_gets_its_own_deadline() {
+    // `next_wakeup()` is the earliest of both; the action says which belongs to which.
+    let p = plan(
+        vec![],
+        vec![regular("plain"), with_pre_stop(regular("hooked"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p)
+        .behave(
+            "plain",
+            Behaviour {
+                on_term: None,
+                ..Default::default()
+            },
+        )
+        .behave(
+            "hooked",
+            Behaviour {
+                pre_stop: (ms(12_500), true),
+                on_term: None,
+                ..Default::default()
+            },
+        );
+    sim.delete(s(5), None).run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("plain".into(), "SIGTERM".into(), 5.0, Some(35.0)),
+            // preStop took 12.5 s, truncated to 12: 18 s left.
+            ("hooked".into(), "SIGTERM".into(), 17.5, Some(35.5)),
+            ("plain".into(), "SIGKILL".into(), 35.0, None),
+            ("hooked".into(), "SIGKILL".into(), 35.5, None),
+        ]
+    );
+}
+
+#[test]
+fn a_sidecar_deadline_is_what_is_left_after_waiting_for_the_main_container() {
+    let p = plan(
+        vec![sidecar("log")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p)
+        .behave(
+            "app",
+            Behaviour {
+                on_term: Some((ms(4_700), 0)),
+                ..Default::default()
+            },
+        )
+        .behave(
+            "log",
+            Behaviour {
+                on_term: None,
+                ..Default::default()
+            },
+        );
+    sim.delete(s(10), None).run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 10.0, Some(40.0)),
+            // Waited 4.7 s (4 whole seconds) for app: 26 s left.
+            ("log".into(), "SIGTERM".into(), 14.7, Some(40.7)),
+            ("log".into(), "SIGKILL".into(), 40.7, None),
+        ]
+    );
+}
+
+#[test]
+fn a_stop_signal_of_sigkill_has_no_deadline_and_a_custom_one_is_sent() {
+    use podvisor_lifecycle::signal::Signal;
+    let mut a = regular("a");
+    a.stop_signal = Signal::SIGKILL;
+    let mut b = regular("b");
+    b.stop_signal = Signal::SIGUSR1;
+    let p = plan(vec![], vec![a, b], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "b",
+        Behaviour {
+            on_term: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None).run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("a".into(), "SIGKILL".into(), 2.0, None),
+            ("b".into(), "SIGUSR1".into(), 2.0, Some(32.0)),
+        ]
+    );
+}
+
+#[test]
+fn a_liveness_kill_deadline_uses_the_probe_level_grace() {
+    let mut a = regular("app");
+    let mut live = probe(10, 1);
+    live.termination_grace_period_seconds = Some(7);
+    a.liveness_probe = Some(live);
+    let p = plan(vec![], vec![a], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.probe_script = Some(Box::new(|_, _, restart, _| {
+        if restart == 0 {
+            ProbeOutcome::Failure("boom".into())
+        } else {
+            ProbeOutcome::Success
+        }
+    }));
+    sim.run(s(30));
+    assert_eq!(
+        signal_lines(&sim)[..2],
+        [
+            ("app".into(), "SIGTERM".into(), 0.0, Some(7.0)),
+            ("app".into(), "SIGKILL".into(), 7.0, None),
+        ]
+    );
+    assert_eq!(sim.signals[0].kill_deadline, Some(at(7.0)));
+}

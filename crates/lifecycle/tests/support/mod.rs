@@ -17,6 +17,7 @@ use podvisor_lifecycle::observation::{
     HandlerFailure, HookType, InstanceId, Observation, ProbeOutcome,
 };
 use podvisor_lifecycle::plan::*;
+use podvisor_lifecycle::signal::Signal;
 use podvisor_lifecycle::time::{Timestamp, WallClock};
 
 /// How a container instance behaves.
@@ -64,6 +65,21 @@ pub struct Sim {
     probes: BTreeMap<(InstanceId, ProbeType), (Timestamp, u32, bool)>,
     pub probe_script: Option<ProbeScript>,
     alive: BTreeMap<InstanceId, bool>,
+    /// Every `Action::Signal`, in order.
+    pub signals: Vec<SignalRecord>,
+}
+
+/// One `Action::Signal` the simulation executed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignalRecord {
+    /// When it was sent.
+    pub at: Timestamp,
+    /// The container's name.
+    pub container: String,
+    /// The signal.
+    pub signal: Signal,
+    /// The action's `kill_deadline`.
+    pub kill_deadline: Option<Timestamp>,
 }
 
 impl Sim {
@@ -86,6 +102,7 @@ impl Sim {
             probes: BTreeMap::new(),
             probe_script: None,
             alive: BTreeMap::new(),
+            signals: Vec::new(),
         }
     }
 
@@ -188,12 +205,22 @@ impl Sim {
                     },
                 );
             }
-            Action::Signal { instance, signal } => {
+            Action::Signal {
+                instance,
+                signal,
+                kill_deadline,
+            } => {
                 self.log(format!("{} {signal}", self.name(instance)));
+                self.signals.push(SignalRecord {
+                    at: now,
+                    container: self.name(instance),
+                    signal,
+                    kill_deadline,
+                });
                 if self.alive.get(&instance) != Some(&true) {
                     return;
                 }
-                if signal == "SIGKILL" {
+                if signal == Signal::SIGKILL {
                     self.exit(instance, now, 137, Some(9));
                 } else if let Some((d, code)) = self.behaviour(instance).on_term {
                     self.exit(instance, now + d, code, None);
@@ -388,7 +415,7 @@ pub fn container(name: &str, kind: ContainerKind, r: ContainerRef) -> ContainerP
         working_dir: String::new(),
         post_start: None,
         pre_stop: None,
-        stop_signal: None,
+        stop_signal: Signal::SIGTERM,
         startup_probe: None,
         liveness_probe: None,
         readiness_probe: None,
