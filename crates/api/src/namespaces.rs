@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use podvisor_engine::ids::new_uid;
 use podvisor_engine::WriteMode;
+use podvisor_lifecycle::field::FieldError;
 use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, list_response, ApiResult};
@@ -92,7 +93,7 @@ pub async fn create(State(st): State<Shared>, headers: HeaderMap, body: Body) ->
         .unwrap_or_default()
         .to_string();
     if !is_dns_label(&name) {
-        return Err(ApiError::invalid("Namespace", &name, &[format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")]));
+        return Err(ApiError::invalid("Namespace", &name, &[FieldError::invalid("metadata.name", &name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")]));
     }
     if st.engine.store().namespace_exists(&name) {
         return Err(ApiError::already_exists("namespaces", &name));

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use podvisor_engine::ids::new_uid;
 use podvisor_engine::WriteMode;
+use podvisor_lifecycle::field::FieldError;
 use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, wants_table, ApiResult};
@@ -122,7 +123,7 @@ fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         });
     if !valid {
-        return Err(ApiError::invalid(kind.name(), &name, &[format!("metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")]));
+        return Err(ApiError::invalid(kind.name(), &name, &[FieldError::invalid("metadata.name", &name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")]));
     }
     let mut out = match kind {
         Kind::ConfigMap => {

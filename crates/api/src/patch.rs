@@ -3,6 +3,7 @@
 //! `handlers/patch.go` patchMechanism implementations; strategic merge in [`crate::smp`]).
 
 use axum::http::HeaderMap;
+use podvisor_lifecycle::field::{FieldError, Rendered};
 use serde_json::Value;
 
 use crate::http::content_type;
@@ -72,7 +73,11 @@ impl PatchType {
                 let ops: json_patch::Patch = serde_json::from_value(patch.clone())
                     .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
                 json_patch::patch(target, &ops).map_err(|e| {
-                    ApiError::invalid(kind, name, &[format!("patch: Invalid value: {e}")])
+                    ApiError::invalid(
+                        kind,
+                        name,
+                        &[FieldError::invalid("patch", Rendered(e.to_string()), "")],
+                    )
                 })
             }
             PatchType::Merge => {

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use k8s_openapi::api::core::v1::Pod;
 use podvisor_engine::ids::new_uid;
 use podvisor_engine::store::StoreChange;
+use podvisor_lifecycle::field::FieldError;
 use podvisor_lifecycle::intake::{build_plan, parse, IntakeError};
 use podvisor_lifecycle::plan::PodKey;
 use serde_json::{json, Value};
@@ -343,7 +344,7 @@ pub async fn patch(
         pt.apply(&mut after, &patch, "Pod", &name)?;
     }
     if after.get("spec") != before.get("spec") {
-        return Err(ApiError::invalid("Pod", &name, &["spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative) (podvisor: delete and re-create the pod to change it)".to_string()]));
+        return Err(ApiError::invalid("Pod", &name, &[FieldError::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative) (podvisor: delete and re-create the pod to change it)")]));
     }
     let meta = |k: &str| -> Option<BTreeMap<String, String>> {
         serde_json::from_value(after["metadata"][k].clone()).ok()

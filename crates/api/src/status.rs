@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use podvisor_engine::EngineError;
+use podvisor_lifecycle::field::FieldError;
 use serde_json::{json, Value};
 
 /// An API error rendered as a Kubernetes `Status`.
@@ -88,28 +89,18 @@ impl ApiError {
     pub fn unsupported_media_type(ct: &str) -> Self {
         Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/strategic-merge-patch+json, application/merge-patch+json (got {ct:?})"))
     }
-    /// 422 with field causes: `Pod "web" is invalid: <causes>`.
-    pub fn invalid(kind: &str, name: &str, causes: &[String]) -> Self {
+    /// 422 with field causes: `Pod "web" is invalid: <causes>`; each cause carries the
+    /// field error's reason, message and field path (`StatusCause`).
+    pub fn invalid(kind: &str, name: &str, causes: &[FieldError]) -> Self {
+        let text: Vec<String> = causes.iter().map(ToString::to_string).collect();
         let mut e = Self::new(
             422,
             "Invalid",
-            format!("{kind} \"{name}\" is invalid: {}", causes.join(", ")),
+            format!("{kind} \"{name}\" is invalid: {}", text.join(", ")),
         );
         let causes: Vec<Value> = causes
             .iter()
-            .map(|c| {
-                let (field, msg) = c.split_once(": ").unwrap_or(("", c));
-                let reason = msg.split(':').next().unwrap_or("").trim();
-                let reason = match reason {
-                    "Required value" => "FieldValueRequired",
-                    "Duplicate value" => "FieldValueDuplicate",
-                    "Unsupported value" => "FieldValueNotSupported",
-                    "Forbidden" => "FieldValueForbidden",
-                    "Not found" => "FieldValueNotFound",
-                    _ => "FieldValueInvalid",
-                };
-                json!({"reason": reason, "message": msg, "field": field})
-            })
+            .map(|c| json!({"reason": c.reason(), "message": c.message(), "field": c.field}))
             .collect();
         e.details =
             Some(json!({"name": name, "kind": kind.to_lowercase() + "s", "causes": causes}));

@@ -7,6 +7,7 @@ use std::time::Duration;
 use podvisor_engine::timeline::{Happening, TimelineEntry};
 use podvisor_lifecycle::action::EventType;
 use podvisor_lifecycle::observation::HookType;
+use podvisor_lifecycle::signal::Signal;
 
 /// Colours, or none.
 #[derive(Debug, Clone, Copy)]
@@ -119,10 +120,14 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
         },
         Happening::Signal { signal, kill_after } => {
             let then = match kill_after {
-                Some(s) if signal != "SIGKILL" => format!(" (SIGKILL in {s} s if still running)"),
-                _ => String::new(),
+                Some(s) => format!(" (SIGKILL in {s} s if still running)"),
+                None => String::new(),
             };
-            let color = if signal == "SIGKILL" { RED } else { YELLOW };
+            let color = if *signal == Signal::SIGKILL {
+                RED
+            } else {
+                YELLOW
+            };
             style.paint(color, &format!("{signal} sent to main process{then}"))
         }
         Happening::ProbeStarted { probe_type } => style.paint(

@@ -70,7 +70,7 @@ pub fn container_spec(
         working_dir: c.working_dir.clone(),
         mounts: mounts.mounts,
         log_path,
-        stop_signal: c.stop_signal.clone(),
+        stop_signal: c.stop_signal,
     };
     Ok((spec, mounts.termination_file))
 }

@@ -7,6 +7,7 @@ use podvisor_lifecycle::action::EventRecord;
 use podvisor_lifecycle::observation::HookType;
 use podvisor_lifecycle::phase::Phase;
 use podvisor_lifecycle::plan::{PodKey, ProbeType};
+use podvisor_lifecycle::signal::Signal;
 use podvisor_lifecycle::time::Timestamp;
 
 /// One line of the timeline.
@@ -71,8 +72,8 @@ pub enum Happening {
     },
     /// A signal was sent to a container's main process.
     Signal {
-        /// Signal name.
-        signal: String,
+        /// The signal.
+        signal: Signal,
         /// For a stop signal: seconds until SIGKILL.
         kill_after: Option<i64>,
     },

@@ -358,24 +358,22 @@ impl<R: Runtime> PodWorker<R> {
                 );
                 self.run_hook(instance, hook, handler);
             }
-            Action::Signal { instance, signal } => {
-                let kill_after = (signal != "SIGKILL")
-                    .then(|| self.machine.next_wakeup())
-                    .flatten()
-                    .map(|t| {
-                        // The deadline was set when the stop signal was decided, a moment ago.
-                        i64::try_from((t - now).as_secs_f64().round() as u64).unwrap_or(i64::MAX)
-                    });
+            Action::Signal {
+                instance,
+                signal,
+                kill_deadline,
+            } => {
+                // The countdown comes from the action: each container has its own deadline.
+                let kill_after = kill_deadline.map(|t| {
+                    i64::try_from((t - now).as_secs_f64().round() as u64).unwrap_or(i64::MAX)
+                });
                 self.emit(
                     now,
                     Some(self.name(instance.container)),
-                    Happening::Signal {
-                        signal: signal.clone(),
-                        kill_after,
-                    },
+                    Happening::Signal { signal, kill_after },
                 );
                 if let Some((id, _)) = self.containers.get(&instance) {
-                    if let Err(e) = self.io.runtime.signal(id, &signal) {
+                    if let Err(e) = self.io.runtime.signal(id, signal) {
                         self.emit(
                             now,
                             Some(self.name(instance.container)),

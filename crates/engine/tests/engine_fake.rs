@@ -9,6 +9,7 @@ use podvisor_engine::timeline::{Happening, TimelineEntry};
 use podvisor_engine::{EngineConfig, EngineHandle};
 use podvisor_lifecycle::intake::{build_plan, parse};
 use podvisor_lifecycle::plan::{PodKey, PodPlan};
+use podvisor_lifecycle::signal::Signal;
 use tokio::sync::broadcast;
 
 fn plan(yaml: &str) -> PodPlan {
@@ -89,11 +90,11 @@ async fn pre_stop_then_sigterm_with_the_rest_of_the_grace_period() {
     let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
     let term = at_of(
         &tl,
-        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"),
+        |h| matches!(h, Happening::Signal { signal, .. } if *signal == Signal::SIGTERM),
     );
     let kill = at_of(
         &tl,
-        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"),
+        |h| matches!(h, Happening::Signal { signal, .. } if *signal == Signal::SIGKILL),
     );
     let pre = (term - deleted).as_secs_f64();
     assert!((12.4..12.7).contains(&pre), "SIGTERM {pre}s after deletion");
@@ -147,11 +148,11 @@ async fn force_delete_gives_pre_stop_one_second_and_the_stop_signal_two() {
     let deleted = at_of(&tl, |h| matches!(h, Happening::Deleting { .. }));
     let term = at_of(
         &tl,
-        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGTERM"),
+        |h| matches!(h, Happening::Signal { signal, .. } if *signal == Signal::SIGTERM),
     );
     let kill = at_of(
         &tl,
-        |h| matches!(h, Happening::Signal { signal, .. } if signal == "SIGKILL"),
+        |h| matches!(h, Happening::Signal { signal, .. } if *signal == Signal::SIGKILL),
     );
     assert!(((term - deleted).as_secs_f64() - 1.0).abs() < 0.1);
     assert!(((kill - term).as_secs_f64() - 2.0).abs() < 0.1);

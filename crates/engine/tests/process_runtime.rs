@@ -10,6 +10,7 @@ use podvisor_engine::runtime::{
     ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec,
 };
 use podvisor_lifecycle::plan::PodKey;
+use podvisor_lifecycle::signal::Signal;
 
 fn runtime(dir: &Path) -> LinuxRuntime {
     LinuxRuntime::new(LinuxRuntimeConfig {
@@ -58,7 +59,7 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
         working_dir: String::new(),
         mounts: vec![],
         log_path: dir.join(format!("{name}.log")),
-        stop_signal: None,
+        stop_signal: Signal::SIGTERM,
     }
 }
 
@@ -131,10 +132,10 @@ async fn sh_as_pid_1_ignores_sigterm_and_dies_at_sigkill() {
         .start_container(&sb.id, &spec(d.path(), "a", "sleep 600"))
         .await
         .unwrap();
-    rt.signal(&c.id, "SIGTERM").unwrap();
+    rt.signal(&c.id, Signal::SIGTERM).unwrap();
     let still = tokio::time::timeout(Duration::from_millis(300), rt.wait(&c.id)).await;
     assert!(still.is_err(), "sh exited on SIGTERM: {still:?}");
-    rt.signal(&c.id, "SIGKILL").unwrap();
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
     let st = rt.wait(&c.id).await.unwrap();
     assert_eq!((st.exit_code, st.signal), (137, Some(9)));
     rt.remove_sandbox(&sb.id).await.unwrap();
@@ -163,7 +164,7 @@ async fn a_trap_handles_sigterm() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    rt.signal(&c.id, "TERM").unwrap();
+    rt.signal(&c.id, Signal::SIGTERM).unwrap();
     let st = rt.wait(&c.id).await.unwrap();
     assert_eq!(st.exit_code, 0);
     rt.remove_sandbox(&sb.id).await.unwrap();
@@ -195,7 +196,7 @@ async fn exec_runs_inside_the_container_and_times_out() {
         .exec_sync(&c.id, &argv, Some(Duration::from_millis(200)))
         .await;
     assert!(matches!(r, Err(RuntimeError::ExecTimeout { .. })), "{r:?}");
-    rt.signal(&c.id, "SIGKILL").unwrap();
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
     rt.wait(&c.id).await.unwrap();
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
@@ -299,7 +300,7 @@ async fn containers_of_a_pod_share_localhost_and_connect_tcp_reaches_the_pod_ip(
     assert_eq!(buf, b"hello");
     // The host cannot reach it: the pod has its own network.
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err());
-    rt.signal(&srv.id, "SIGKILL").unwrap();
+    rt.signal(&srv.id, Signal::SIGKILL).unwrap();
     rt.wait(&srv.id).await.unwrap();
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
@@ -358,7 +359,7 @@ async fn removing_a_sandbox_kills_containers_still_running_and_forgets_them() {
     rt.remove_sandbox(&sb.id).await.unwrap();
     assert_eq!(count_processes(&format!("sleep {token}")), 0);
     assert!(matches!(
-        rt.signal(&c.id, "SIGTERM"),
+        rt.signal(&c.id, Signal::SIGTERM),
         Err(RuntimeError::ContainerNotFound(_))
     ));
 }
@@ -397,7 +398,7 @@ async fn an_exec_whose_caller_goes_away_does_not_outlive_it() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(gone, "the exec'd command outlived its monitor");
-    rt.signal(&c.id, "SIGKILL").unwrap();
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
     rt.wait(&c.id).await.unwrap();
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
@@ -435,7 +436,7 @@ async fn share_process_namespace_puts_the_pods_containers_in_one_pid_namespace()
     assert_ne!(lines.next(), Some("1"), "{log}");
     assert_eq!(lines.next(), Some("1"), "{log}");
     // Not PID 1: SIGTERM reaches `sleep` and its default action ends it.
-    rt.signal(&a.id, "SIGTERM").unwrap();
+    rt.signal(&a.id, Signal::SIGTERM).unwrap();
     let st = rt.wait(&a.id).await.unwrap();
     assert_eq!(st.signal, Some(15));
     rt.remove_sandbox(&sb.id).await.unwrap();

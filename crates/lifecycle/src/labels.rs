@@ -144,7 +144,11 @@ impl fmt::Display for Selector {
 }
 
 /// A validated requirement (`labels.NewRequirement`).
-fn requirement(key: &str, operator: Operator, values: Vec<String>) -> Result<Requirement, SelectorError> {
+fn requirement(
+    key: &str,
+    operator: Operator,
+    values: Vec<String>,
+) -> Result<Requirement, SelectorError> {
     validate_key(key)?;
     match operator {
         Operator::In | Operator::NotIn if values.is_empty() => {
@@ -155,15 +159,16 @@ fn requirement(key: &str, operator: Operator, values: Vec<String>) -> Result<Req
         }
         Operator::Exists | Operator::DoesNotExist if !values.is_empty() => {
             return Err(SelectorError(
-                "values: Invalid value: values set must be empty for exists and does not exist".into(),
+                "values: Invalid value: values set must be empty for exists and does not exist"
+                    .into(),
             ))
         }
-        Operator::GreaterThan | Operator::LessThan => {
-            if values.len() != 1 || values[0].parse::<i64>().is_err() {
-                return Err(SelectorError(format!(
-                    "values: Invalid value: {values:?}: for 'Gt', 'Lt' operators, the value must be a single integer"
-                )));
-            }
+        Operator::GreaterThan | Operator::LessThan
+            if values.len() != 1 || values[0].parse::<i64>().is_err() =>
+        {
+            return Err(SelectorError(format!(
+                "values: Invalid value: {values:?}: for 'Gt', 'Lt' operators, the value must be a single integer"
+            )));
         }
         _ => {}
     }
@@ -385,15 +390,14 @@ impl Parser {
             Token::Less => Operator::LessThan,
             Token::In => Operator::In,
             Token::NotIn => Operator::NotIn,
-            t => {
-                return Err(Self::expected(
-                    t,
-                    "'=', '!=', '==', 'in', notin'",
-                ))
-            }
+            t => return Err(Self::expected(t, "'=', '!=', '==', 'in', notin'")),
         };
         let set = matches!(self.next(), Token::In | Token::NotIn);
-        let values = if set { self.value_set()? } else { vec![self.single_value()?] };
+        let values = if set {
+            self.value_set()?
+        } else {
+            vec![self.single_value()?]
+        };
         requirement(&key, op, values)
     }
 
@@ -455,8 +459,14 @@ mod tests {
         assert!(!selects("app=web", &[("app", "db")]));
         assert!(!selects("app=web", &[]));
         assert!(selects("app!=web", &[("app", "db")]));
-        assert!(selects("app!=web", &[]), "!= selects objects without the label");
-        assert!(selects("app=web,tier=front", &[("app", "web"), ("tier", "front")]));
+        assert!(
+            selects("app!=web", &[]),
+            "!= selects objects without the label"
+        );
+        assert!(selects(
+            "app=web,tier=front",
+            &[("app", "web"), ("tier", "front")]
+        ));
         assert!(!selects("app=web,tier=front", &[("app", "web")]));
     }
 

@@ -26,17 +26,17 @@ use podvisor_lifecycle::signal::Signal;
 use podvisor_lifecycle::time::{Timestamp, WallClock};
 
 /// A stream of choices (from proptest or a fixed seed); exhausted streams answer 0.
-pub struct Choices {
+struct Choices {
     data: Vec<u32>,
     pos: usize,
 }
 
 impl Choices {
-    pub fn new(data: Vec<u32>) -> Self {
+    fn new(data: Vec<u32>) -> Self {
         Choices { data, pos: 0 }
     }
     /// A number in `0..n` (0 when `n` is 0).
-    pub fn pick(&mut self, n: u32) -> u32 {
+    fn pick(&mut self, n: u32) -> u32 {
         let v = self.data.get(self.pos).copied().unwrap_or(0);
         self.pos += 1;
         if n == 0 {
@@ -45,17 +45,17 @@ impl Choices {
             v % n
         }
     }
-    pub fn chance(&mut self, percent: u32) -> bool {
+    fn chance(&mut self, percent: u32) -> bool {
         self.pick(100) < percent
     }
-    pub fn exhausted(&self) -> bool {
+    fn exhausted(&self) -> bool {
         self.pos >= self.data.len()
     }
 }
 
 /// A random small pod: 0–2 init containers, 0–1 sidecar, 1–2 containers, optional hooks and
 /// probes, random restart policy and grace.
-pub fn random_plan(c: &mut Choices) -> PodPlan {
+fn random_plan(c: &mut Choices) -> PodPlan {
     let policy = [
         RestartPolicy::Always,
         RestartPolicy::OnFailure,
@@ -118,33 +118,33 @@ pub fn random_plan(c: &mut Choices) -> PodPlan {
 
 /// What the machine asked for and what the runtime has.
 #[derive(Default)]
-pub struct Runtime {
-    pub sandbox_pending: bool,
+struct Runtime {
+    sandbox_pending: bool,
     /// Instances asked to start and not answered yet (created: bool).
-    pub creating: BTreeMap<InstanceId, bool>,
-    pub running: BTreeSet<InstanceId>,
-    pub exited: BTreeSet<InstanceId>,
-    pub hooks: Vec<(InstanceId, HookType)>,
-    pub probes: BTreeSet<(InstanceId, ProbeType)>,
-    pub sigkilled: BTreeSet<InstanceId>,
+    creating: BTreeMap<InstanceId, bool>,
+    running: BTreeSet<InstanceId>,
+    exited: BTreeSet<InstanceId>,
+    hooks: Vec<(InstanceId, HookType)>,
+    probes: BTreeSet<(InstanceId, ProbeType)>,
+    sigkilled: BTreeSet<InstanceId>,
     /// Exit code of each container's latest exited instance (cleared when a new one starts).
-    pub last_exit: BTreeMap<ContainerRef, i32>,
-    pub removed: bool,
+    last_exit: BTreeMap<ContainerRef, i32>,
+    removed: bool,
 }
 
 /// How late `decide` may run while `next_wakeup()` is stale (the engine then loops on it).
-pub const ENGINE_SPIN: Duration = Duration::from_millis(100);
+const ENGINE_SPIN: Duration = Duration::from_millis(100);
 
 /// One step's record.
-pub struct Step {
-    pub now: Timestamp,
-    pub observed: Option<Observation>,
-    pub actions: Vec<Action>,
+struct Step {
+    now: Timestamp,
+    observed: Option<Observation>,
+    actions: Vec<Action>,
 }
 
 /// Runs `plan` against the runtime model for the choices; `check` sees the machine and runtime
 /// after every `decide` (before the runtime has applied the actions) with that step's actions.
-pub fn drive(
+fn drive(
     plan: PodPlan,
     c: &mut Choices,
     max_steps: usize,

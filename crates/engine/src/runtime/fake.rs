@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use podvisor_lifecycle::signal::Signal;
 use tokio::sync::watch;
 
 use super::{
@@ -177,13 +178,13 @@ impl Runtime for FakeRuntime {
         Ok(status)
     }
 
-    fn signal(&self, id: &ContainerId, signal: &str) -> Result<(), RuntimeError> {
+    fn signal(&self, id: &ContainerId, signal: Signal) -> Result<(), RuntimeError> {
         let name = match self.lock().containers.get(id) {
             Some(c) => c.name.clone(),
             None => return Err(RuntimeError::ContainerNotFound(id.clone())),
         };
         self.lock().signals.push((name.clone(), signal.to_string()));
-        if signal == "SIGKILL" {
+        if signal == Signal::SIGKILL {
             self.exit_later(
                 id,
                 Duration::ZERO,

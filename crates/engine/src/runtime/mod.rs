@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use podvisor_lifecycle::plan::PodKey;
+use podvisor_lifecycle::signal::Signal;
 
 pub mod fake;
 pub mod process;
@@ -84,8 +85,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// File receiving the instance's stdout and stderr (created, appended).
     pub log_path: PathBuf,
-    /// Stop signal name (for information; the caller sends signals explicitly).
-    pub stop_signal: Option<String>,
+    /// `lifecycle.stopSignal` (for information; the caller sends signals explicitly).
+    pub stop_signal: Signal,
 }
 
 /// A started container instance.
@@ -165,15 +166,12 @@ pub enum RuntimeError {
     Signal {
         /// Host pid.
         pid: u32,
-        /// Signal name.
-        signal: String,
+        /// The signal.
+        signal: Signal,
         /// Cause.
         #[source]
         source: io::Error,
     },
-    /// An unknown signal name.
-    #[error("unknown signal {0:?}")]
-    UnknownSignal(String),
     /// An exec into a container failed to run at all (not: the command failed).
     #[error("exec {argv:?} in container {container:?}")]
     Exec {
@@ -239,7 +237,7 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Send a signal (by name: `SIGTERM`, `SIGKILL`, `SIGUSR1`, ...) to the main process.
     /// Sending to an exited container is not an error.
-    fn signal(&self, id: &ContainerId, signal: &str) -> Result<(), RuntimeError>;
+    fn signal(&self, id: &ContainerId, signal: Signal) -> Result<(), RuntimeError>;
 
     /// Run a command inside the container's namespaces and environment (CRI ExecSync). `None`
     /// timeout = run until it exits (hooks); on timeout the command is killed.

@@ -33,6 +33,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
+use podvisor_lifecycle::signal::Signal as StopSignal;
 pub use shim::shim_main;
 use shim::{ContainerConfig, Report, SetupFailure, SetupStep};
 
@@ -101,20 +102,6 @@ impl std::fmt::Debug for LinuxRuntime {
 
 fn io_err(e: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
-}
-
-/// A signal by name (`SIGTERM`, `TERM`, `15`).
-pub fn parse_signal(name: &str) -> Option<Signal> {
-    if let Ok(n) = name.parse::<i32>() {
-        return Signal::try_from(n).ok();
-    }
-    let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") {
-        upper
-    } else {
-        format!("SIG{upper}")
-    };
-    full.parse().ok()
 }
 
 impl LinuxRuntime {
@@ -403,9 +390,7 @@ impl Runtime for LinuxRuntime {
         }))
     }
 
-    fn signal(&self, id: &ContainerId, signal: &str) -> Result<(), RuntimeError> {
-        let sig =
-            parse_signal(signal).ok_or_else(|| RuntimeError::UnknownSignal(signal.to_string()))?;
+    fn signal(&self, id: &ContainerId, signal: StopSignal) -> Result<(), RuntimeError> {
         let (pid, exited) = {
             let st = self.lock();
             match st.containers.get(id) {
@@ -419,11 +404,11 @@ impl Runtime for LinuxRuntime {
         if exited || pid <= 0 {
             return Ok(());
         }
-        match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
+        match sys::kill(pid, signal.number()) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
             Err(e) => Err(RuntimeError::Signal {
                 pid: u32::try_from(pid).unwrap_or(0),
-                signal: signal.to_string(),
+                signal,
                 source: io_err(e),
             }),
         }

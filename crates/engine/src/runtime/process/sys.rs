@@ -11,6 +11,13 @@ pub(crate) fn fork() -> nix::Result<ForkResult> {
     unsafe { nix::unistd::fork() }
 }
 
+/// `kill(2)` with a signal number, real-time signals included (nix's `Signal` has none).
+pub(crate) fn kill(pid: i32, signo: i32) -> nix::Result<()> {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    let r = unsafe { libc::kill(pid, signo) };
+    nix::errno::Errno::result(r).map(drop)
+}
+
 /// Restores default dispositions of the signals the Rust runtime or a parent may ignore
 /// (SIGPIPE above all) and unblocks every signal, before exec'ing a workload.
 pub(crate) fn reset_signals_for_exec() {
