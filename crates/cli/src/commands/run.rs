@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use podvisor_engine::{EngineConfig, WriteMode};
+use podvisor_engine::objects::Objects;
+use podvisor_engine::{EngineConfig, EngineHandle, WriteMode};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::input;
@@ -107,31 +108,7 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
             remove_deleted_pods: false,
         },
     );
-    // The ConfigMaps and Secrets of the input are objects in the store, as on a cluster.
-    let objects = inputs
-        .objects
-        .config_maps
-        .iter()
-        .map(|c| ("configmaps", "ConfigMap", serde_json::to_value(c)))
-        .chain(
-            inputs
-                .objects
-                .secrets
-                .iter()
-                .map(|s| ("secrets", "Secret", serde_json::to_value(s))),
-        );
-    for (resource, kind, value) in objects {
-        let mut value = value.context("serialising an input object")?;
-        value["kind"] = serde_json::json!(kind);
-        value["apiVersion"] = serde_json::json!("v1");
-        if value["metadata"]["namespace"].as_str().is_none() {
-            value["metadata"]["namespace"] = serde_json::json!("default");
-        }
-        engine
-            .put_object(resource, WriteMode::Create, value)
-            .await
-            .with_context(|| format!("storing the input's {kind}"))?;
-    }
+    store_objects(&engine, &inputs.objects).await?;
     let style = Style {
         color: !args.no_color
             && std::io::stderr().is_terminal()
@@ -160,37 +137,7 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
 
     // Deletion on request: --stop-after, SIGINT/SIGTERM (again: force).
     let stop_requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let engine = engine.clone();
-        let stop = stop_requested.clone();
-        let grace = args.grace_period;
-        let stop_after = args.stop_after;
-        let mut sigint =
-            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut sigterm =
-            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        tokio::spawn(async move {
-            let after = async {
-                match stop_after {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = sigint.recv() => {}
-                _ = sigterm.recv() => {}
-                () = after => {}
-            }
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
-            let _ = engine.delete_all(grace).await;
-            tokio::select! {
-                _ = sigint.recv() => {}
-                _ = sigterm.recv() => {}
-            }
-            eprintln!("force deleting (waiting for every process to be gone)");
-            let _ = engine.delete_all(Some(0)).await;
-        });
-    }
+    delete_on_request(&engine, &args, stop_requested.clone())?;
 
     let pods = engine.wait_all().await?;
     // Let the printer catch up with the last entries.
@@ -244,4 +191,66 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Stores the input's ConfigMaps and Secrets as objects, as on a cluster.
+async fn store_objects(engine: &EngineHandle, objects: &Objects) -> Result<()> {
+    let all = objects
+        .config_maps
+        .iter()
+        .map(|c| ("configmaps", "ConfigMap", serde_json::to_value(c)))
+        .chain(
+            objects
+                .secrets
+                .iter()
+                .map(|s| ("secrets", "Secret", serde_json::to_value(s))),
+        );
+    for (resource, kind, value) in all {
+        let mut value = value.context("serialising an input object")?;
+        value["kind"] = serde_json::json!(kind);
+        value["apiVersion"] = serde_json::json!("v1");
+        if value["metadata"]["namespace"].as_str().is_none() {
+            value["metadata"]["namespace"] = serde_json::json!("default");
+        }
+        engine
+            .put_object(resource, WriteMode::Create, value)
+            .await
+            .with_context(|| format!("storing the input's {kind}"))?;
+    }
+    Ok(())
+}
+
+/// Deletes every pod after `--stop-after` or on SIGINT/SIGTERM; a second signal forces.
+fn delete_on_request(
+    engine: &EngineHandle,
+    args: &RunArgs,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Result<()> {
+    let engine = engine.clone();
+    let grace = args.grace_period;
+    let stop_after = args.stop_after;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::spawn(async move {
+        let after = async {
+            match stop_after {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+            () = after => {}
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = engine.delete_all(grace).await;
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+        eprintln!("force deleting (waiting for every process to be gone)");
+        let _ = engine.delete_all(Some(0)).await;
+    });
+    Ok(())
 }
