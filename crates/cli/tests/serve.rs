@@ -1,11 +1,27 @@
-//! End-to-end tests of `podvisor serve` driven by the real `/usr/bin/kubectl` (skipped, saying
-//! why, when it is not installed).
+//! End-to-end tests of `podvisor serve` driven by the real `/usr/bin/kubectl`. Outside CI a
+//! missing kubectl or curl skips a test, saying why; in CI (`CI` set) it fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const KUBECTL: &str = "/usr/bin/kubectl";
+
+/// Whether a tool the test needs is installed; in CI a missing one fails the test.
+fn have(tool: &str, installed: bool) -> bool {
+    if !installed {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is required in CI (.ci/run installs it)"
+        );
+        eprintln!("skipped: {tool} is not installed");
+    }
+    installed
+}
+
+fn have_kubectl() -> bool {
+    have(KUBECTL, Path::new(KUBECTL).exists())
+}
 
 struct Server {
     child: Child,
@@ -24,8 +40,7 @@ impl Drop for Server {
 
 impl Server {
     fn start() -> Option<Server> {
-        if !Path::new(KUBECTL).exists() {
-            eprintln!("skipped: {KUBECTL} is not installed");
+        if !have_kubectl() {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -301,8 +316,7 @@ fn bad_requests_get_a_status_with_the_right_code() {
         }
     };
     let probe = curl(&[&format!("{server}/version")]);
-    if probe == "no-curl" {
-        eprintln!("skipped raw HTTP checks: curl is not installed");
+    if !have("curl", probe != "no-curl") {
         return;
     }
     assert_eq!(probe, "401");
@@ -432,8 +446,7 @@ spec:
 
 #[test]
 fn static_pods_follow_their_manifest_directory() {
-    if !Path::new(KUBECTL).exists() {
-        eprintln!("skipped: {KUBECTL} is not installed");
+    if !have_kubectl() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -697,7 +710,10 @@ fn delete_waits_for_the_grace_period_and_force_gives_two_seconds() {
         format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  terminationGracePeriodSeconds: 30\n  containers:\n  - {{name: c, image: busybox, command: [sleep, '600']}}\n")
     };
     let a = s.file("a.yaml", &pod("slow"));
-    let b = s.file("b.yaml", &pod("forced"));
+    let b = s.file(
+        "b.yaml",
+        &pod("forced").replace("[sleep, '600']", "[sleep, '601.25']"),
+    );
     s.ok(&["apply", "-f", &a]);
     s.ok(&["apply", "-f", &b]);
     s.wait_for("both Running", |s| {
@@ -710,24 +726,35 @@ fn delete_waits_for_the_grace_period_and_force_gives_two_seconds() {
         took >= Duration::from_millis(2900) && took < Duration::from_secs(8),
         "graceful delete took {took:?}"
     );
-    // --force --grace-period=0: the kubelet still gives 1 s + the 2 s stop-timeout floor.
+    // --force --grace-period=0: the object goes at once, as the apiserver removes it; the
+    // kubelet still gives the processes 1 s + the 2 s stop-timeout floor.
     let t = Instant::now();
     let o = s.kubectl(&["delete", "pod", "forced", "--force", "--grace-period=0"]);
     assert!(o.status.success());
-    s.wait_for("forced gone", |s| {
-        !s.ok(&["get", "pods"]).contains("forced")
+    assert!(
+        !s.ok(&["get", "pods"]).contains("forced"),
+        "the object is gone when kubectl returns"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(1900),
+        "force delete waited for the processes: {:?}",
+        t.elapsed()
+    );
+    assert!(!processes_with("601.25").is_empty(), "still being stopped");
+    s.wait_for("forced's process gone", |_| {
+        processes_with("601.25").is_empty()
     });
     let took = t.elapsed();
     assert!(
         took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
-        "force delete took {took:?}"
+        "the forced pod's process lived {took:?}"
     );
 }
 
+
 #[test]
 fn insecure_http_serves_loopback_without_a_token() {
-    if !Path::new(KUBECTL).exists() {
-        eprintln!("skipped: {KUBECTL} is not installed");
+    if !have_kubectl() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -46,6 +46,7 @@ pub(crate) fn log_dir(state_dir: &Path, namespace: &str, name: &str, uid: &str) 
 }
 
 struct PodEntry {
+    uid: String,
     tx: mpsc::UnboundedSender<WorkerMsg>,
     done: watch::Receiver<Option<Pod>>,
 }
@@ -53,7 +54,11 @@ struct PodEntry {
 /// Messages the loop sends itself.
 enum Internal {
     /// A worker has returned: its pod is terminal and every process is gone.
-    WorkerFinished { key: PodKey, pod: Box<Pod> },
+    WorkerFinished {
+        key: PodKey,
+        uid: String,
+        pod: Box<Pod>,
+    },
 }
 
 /// The engine: pods and their workers, the store it writes, the timeline feed.
@@ -64,6 +69,9 @@ pub struct Engine<R: Runtime> {
     objects: Arc<RwLock<Objects>>,
     timeline: broadcast::Sender<TimelineEntry>,
     pods: HashMap<PodKey, PodEntry>,
+    /// Workers of force-deleted pods: their objects are gone (a new pod may take the name),
+    /// their processes are still being stopped.
+    detached: Vec<PodEntry>,
     /// Pods whose deletion was requested: their objects go when their workers return.
     deleting: std::collections::HashSet<PodKey>,
     config: EngineConfig,
@@ -84,6 +92,7 @@ pub fn start<R: Runtime>(runtime: R, config: EngineConfig, store: Store) -> Engi
         store: store.clone(),
         timeline: timeline.clone(),
         pods: HashMap::new(),
+        detached: Vec::new(),
         deleting: Default::default(),
         config: config.clone(),
         internal: internal_tx,
@@ -130,7 +139,11 @@ impl<R: Runtime> Engine<R> {
 
     fn internal(&mut self, msg: Internal) {
         match msg {
-            Internal::WorkerFinished { key, pod } => {
+            Internal::WorkerFinished { key, uid, pod } => {
+                if self.pods.get(&key).is_none_or(|e| e.uid != uid) {
+                    self.detached.retain(|e| e.uid != uid);
+                    return;
+                }
                 let deleted =
                     self.deleting.remove(&key) || pod.metadata.deletion_timestamp.is_some();
                 if self.config.remove_deleted_pods && deleted {
@@ -209,6 +222,14 @@ impl<R: Runtime> Engine<R> {
                     }
                     let _ = entry.tx.send(WorkerMsg::Delete {
                         grace_period_seconds,
+                        remove_object: false,
+                        reply: None,
+                    });
+                }
+                for entry in &self.detached {
+                    let _ = entry.tx.send(WorkerMsg::Delete {
+                        grace_period_seconds,
+                        remove_object: true,
                         reply: None,
                     });
                 }
@@ -238,7 +259,12 @@ impl<R: Runtime> Engine<R> {
                     .map(|(k, e)| (k.clone(), e.done.clone()))
                     .collect();
                 waits.sort_by(|a, b| a.0.cmp(&b.0));
+                // Detached workers are waited for too (their processes), not reported.
+                let detached: Vec<_> = self.detached.iter().map(|e| e.done.clone()).collect();
                 tokio::spawn(async move {
+                    for mut done in detached {
+                        let _ = done.wait_for(Option::is_some).await;
+                    }
                     let mut out = Vec::new();
                     for (_, mut done) in waits {
                         if let Ok(p) = done.wait_for(Option::is_some).await {
@@ -301,15 +327,22 @@ impl<R: Runtime> Engine<R> {
         let stored = self.store.put_pod(&plan.key, machine_pod);
         let internal = self.internal.clone();
         let key = plan.key.clone();
+        let uid = plan.uid.clone();
         tokio::spawn(async move {
             let pod = worker.run().await;
             let _ = done_tx.send(Some(pod.clone()));
             let _ = internal.send(Internal::WorkerFinished {
                 key,
+                uid,
                 pod: Box::new(pod),
             });
         });
-        self.pods.insert(plan.key, PodEntry { tx, done: done_rx });
+        let entry = PodEntry {
+            uid: plan.uid.clone(),
+            tx,
+            done: done_rx,
+        };
+        self.pods.insert(plan.key, entry);
         Ok(stored)
     }
 
@@ -324,14 +357,24 @@ impl<R: Runtime> Engine<R> {
     fn delete_pod(&mut self, key: PodKey, grace_period_seconds: Option<i64>, reply: Reply<Pod>) {
         if let Some(worker) = self.live_worker(&key) {
             let (tx, rx) = oneshot::channel();
+            // A force delete removes the object at once, as the apiserver does; the worker
+            // still stops the processes (1 s preStop, 2 s to SIGKILL).
+            let remove_object = grace_period_seconds == Some(0) && self.config.remove_deleted_pods;
             self.deleting.insert(key.clone());
             if worker
                 .send(WorkerMsg::Delete {
                     grace_period_seconds,
+                    remove_object,
                     reply: Some(tx),
                 })
                 .is_ok()
             {
+                if remove_object {
+                    self.deleting.remove(&key);
+                    if let Some(entry) = self.pods.remove(&key) {
+                        self.detached.push(entry);
+                    }
+                }
                 tokio::spawn(async move {
                     let r = rx.await.map_err(|_| EngineError::Stopped);
                     answer(reply, r);

@@ -44,8 +44,11 @@ pub(crate) enum WorkerMsg {
     },
     SandboxRemoved,
     /// A deletion request; answered with the pod as published with its deletion metadata.
+    /// `remove_object`: the object goes now (a force delete through the API), the processes
+    /// are still stopped; the worker publishes no more.
     Delete {
         grace_period_seconds: Option<i64>,
+        remove_object: bool,
         reply: Option<oneshot::Sender<Pod>>,
     },
     /// New labels and annotations; answered with the pod as published.
@@ -104,6 +107,10 @@ pub(crate) struct PodWorker<R: Runtime> {
     pub(crate) published: Option<Pod>,
     /// Callers waiting for the next publish (deletion, metadata change).
     pub(crate) waiting: Vec<oneshot::Sender<Pod>>,
+    /// The object was force-deleted: nothing is published any more.
+    pub(crate) object_removed: bool,
+    /// … and has been removed from the store.
+    pub(crate) object_deleted: bool,
 }
 
 impl<R: Runtime> PodWorker<R> {
@@ -128,6 +135,8 @@ impl<R: Runtime> PodWorker<R> {
             last_ready: HashMap::new(),
             published: None,
             waiting: Vec::new(),
+            object_removed: false,
+            object_deleted: false,
         }
     }
 
@@ -179,8 +188,10 @@ impl<R: Runtime> PodWorker<R> {
             }
         }
         self.probes.clear();
-        let key = self.plan().key.clone();
-        self.io.store.pod(&key).unwrap_or_else(|| self.render())
+        match self.published.take() {
+            Some(p) if !self.object_removed => p,
+            _ => self.render(),
+        }
     }
 
     fn handle(&mut self, msg: WorkerMsg) {
@@ -246,9 +257,11 @@ impl<R: Runtime> PodWorker<R> {
             }
             WorkerMsg::Delete {
                 grace_period_seconds,
+                remove_object,
                 reply,
             } => {
                 self.waiting.extend(reply);
+                self.object_removed |= remove_object;
                 self.machine.observe(
                     now,
                     Observation::DeleteRequested {
@@ -722,6 +735,21 @@ impl<R: Runtime> PodWorker<R> {
                     Happening::Ready { ready: s.ready },
                 );
             }
+        }
+        if self.object_removed {
+            // Force-deleted: the object leaves the API now (once; never a newer pod of the same
+            // name); the processes are still being stopped.
+            let key = self.plan().key.clone();
+            if !self.object_deleted
+                && self.io.store.pod(&key).and_then(|p| p.metadata.uid) == pod.metadata.uid
+            {
+                self.io.store.delete_pod(&key);
+            }
+            self.object_deleted = true;
+            for w in self.waiting.drain(..) {
+                let _ = w.send(pod.clone());
+            }
+            return;
         }
         // Rendered once per decision; an unchanged pod is not written again.
         let mut pod = pod;

@@ -17,6 +17,14 @@ fn plan(yaml: &str) -> PodPlan {
     build_plan(m.pods.into_iter().next().expect("one pod")).expect("pod is valid")
 }
 
+/// A pod with its own uid, as the API server assigns one on create.
+fn plan_uid(yaml: &str, uid: &str) -> PodPlan {
+    let m = parse(yaml, "test.yaml").expect("manifest parses");
+    let mut pod = m.pods.into_iter().next().expect("one pod");
+    pod.metadata.uid = Some(uid.into());
+    build_plan(pod).expect("pod is valid")
+}
+
 fn engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> EngineHandle {
     podvisor_engine::start_in_memory(
         rt,
@@ -256,4 +264,128 @@ spec:
     assert_eq!(unhealthy.count, Some(3));
     e.delete_pod(&key("live"), None).await.unwrap();
     e.wait(&key("live")).await.unwrap();
+}
+
+/// An engine with the API server's deletion semantics (what `podvisor serve` runs).
+fn serve_engine(rt: FakeRuntime, dir: &tempfile::TempDir) -> EngineHandle {
+    podvisor_engine::start_in_memory(
+        rt,
+        EngineConfig {
+            state_dir: dir.path().to_path_buf(),
+            node_name: "node".into(),
+            host_ip: "127.0.0.1".into(),
+            remove_deleted_pods: true,
+        },
+    )
+}
+
+const JOB_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: job}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: app, image: busybox, command: ['true']}
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_pod_that_finished_on_its_own_is_deleted_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exits_after: Some((Duration::from_millis(100), 0)),
+            ..Default::default()
+        },
+    );
+    let e = serve_engine(rt, &dir);
+    e.create_pod(plan(JOB_POD)).await.unwrap();
+    let done = e.wait(&key("job")).await.unwrap();
+    assert_eq!(done.status.unwrap().phase.as_deref(), Some("Succeeded"));
+    assert!(e.store().pod(&key("job")).is_some(), "a finished pod stays");
+    let deleted = e.delete_pod(&key("job"), None).await.unwrap();
+    assert_eq!(deleted.metadata.name.as_deref(), Some("job"));
+    assert!(e.store().pod(&key("job")).is_none(), "nothing left to stop");
+    // The name is free again.
+    e.create_pod(plan(JOB_POD)).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_graceful_delete_answers_the_deletion_metadata_that_is_then_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exec: (Duration::from_secs(100), ExecOutput::default()),
+            on_stop_signal: None,
+            ..Default::default()
+        },
+    );
+    let e = serve_engine(rt, &dir);
+    e.create_pod(plan(PRESTOP_POD)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let answered = e.delete_pod(&key("web"), Some(20)).await.unwrap();
+    let read = e.store().pod(&key("web")).unwrap();
+    assert_eq!(answered.metadata.deletion_grace_period_seconds, Some(20));
+    assert_eq!(
+        read.metadata.deletion_grace_period_seconds,
+        answered.metadata.deletion_grace_period_seconds
+    );
+    assert_eq!(
+        read.metadata.deletion_timestamp,
+        answered.metadata.deletion_timestamp
+    );
+    assert_eq!(
+        read.metadata.resource_version,
+        answered.metadata.resource_version
+    );
+    e.delete_pod(&key("web"), Some(0)).await.unwrap();
+    e.wait_all().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_force_delete_removes_the_object_at_once_and_still_stops_the_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = FakeRuntime::new();
+    rt.behave(
+        "app",
+        FakeBehaviour {
+            exec: (Duration::from_secs(100), ExecOutput::default()),
+            on_stop_signal: None,
+            ..Default::default()
+        },
+    );
+    let e = serve_engine(rt.clone(), &dir);
+    let mut rx = e.subscribe();
+    e.create_pod(plan_uid(PRESTOP_POD, "first")).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let answered = e.delete_pod(&key("web"), Some(0)).await.unwrap();
+    assert!(answered.metadata.deletion_timestamp.is_some());
+    assert!(
+        e.store().pod(&key("web")).is_none(),
+        "the object goes at once"
+    );
+    // A new pod may take the name while the old one's processes are still being stopped.
+    let again = e.create_pod(plan_uid(PRESTOP_POD, "second")).await.unwrap();
+    assert_ne!(again.metadata.uid, answered.metadata.uid);
+    e.delete_pod(&key("web"), Some(0)).await.unwrap();
+    e.wait_all().await.unwrap();
+    let tl = drain(&mut rx);
+    let kills = tl
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.what,
+                Happening::Signal {
+                    signal: Signal::SIGKILL,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(kills, 2, "both instances were stopped: {tl:#?}");
+    assert!(e.store().pod(&key("web")).is_none());
 }
