@@ -21,9 +21,58 @@ pub fn api(server: &str) -> Value {
            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server}]})
 }
 
-/// `GET /apis`: no groups besides the core one.
-pub fn apis() -> Value {
-    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+/// The named groups served, each with its versions (first = preferred), in table order.
+fn groups(served: &[Resource]) -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for r in served.iter().filter(|r| !r.group.is_empty()) {
+        match out.iter_mut().find(|(g, _)| *g == r.group) {
+            Some((_, versions)) if !versions.contains(&r.version) => versions.push(r.version),
+            Some(_) => {}
+            None => out.push((r.group, vec![r.version])),
+        }
+    }
+    out
+}
+
+/// `GET /apis`: the named groups of the resource table.
+pub fn apis(served: &[Resource]) -> Value {
+    let groups: Vec<Value> = groups(served)
+        .into_iter()
+        .map(|(name, versions)| {
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+                .collect();
+            json!({"name": name, "versions": vs, "preferredVersion": vs[0]})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `GET /apis/{group}` (an `APIGroup`), `None` when not served.
+pub fn api_group(served: &[Resource], group: &str) -> Option<Value> {
+    let apis = apis(served);
+    let mut g = apis["groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["name"] == group)?
+        .clone();
+    g["kind"] = json!("APIGroup");
+    g["apiVersion"] = json!("v1");
+    Some(g)
+}
+
+/// `GET /apis/{group}/{version}`: that group version's resources, `None` when not served.
+pub fn group_version(served: &[Resource], group: &str, version: &str) -> Option<Value> {
+    let resources: Vec<Value> = served
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .flat_map(Resource::discovery)
+        .collect();
+    (!resources.is_empty()).then(|| {
+        json!({"kind": "APIResourceList", "apiVersion": "v1",
+               "groupVersion": format!("{group}/{version}"), "resources": resources})
+    })
 }
 
 /// `GET /api/v1`: the core group's resources, from the resource table.

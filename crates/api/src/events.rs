@@ -107,7 +107,8 @@ fn list_events(
                 },
                 render: move |e: &Event, first: bool| {
                     if table {
-                        let mut t = event_table(std::slice::from_ref(e));
+                        let rv = e.metadata.resource_version.as_deref().unwrap_or("0");
+                        let mut t = event_table(std::slice::from_ref(e), rv.parse().unwrap_or(0));
                         if !first {
                             t["columnDefinitions"] = json!([]);
                         }
@@ -122,27 +123,22 @@ fn list_events(
             },
         );
     }
-    let events: Vec<Event> = store
-        .events()
+    let (events, rv) = store.list_events();
+    let events: Vec<Event> = events
         .into_iter()
         .filter(|e| sel.matches(|k| event_field(e, k), &e.metadata.labels))
         .collect();
     if table {
         return Ok(json_response(
             axum::http::StatusCode::OK,
-            &event_table(&events),
+            &event_table(&events, rv),
         ));
     }
     let items: Vec<Value> = events
         .iter()
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
-    Ok(list_response(
-        "EventList",
-        "v1",
-        items,
-        store.resource_version(),
-    ))
+    Ok(list_response("EventList", "v1", items, rv))
 }
 
 /// `GET /api/v1/events`.

@@ -90,8 +90,11 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// A JSON body.
+/// A JSON body (or a protobuf one of the kinds [`crate::protobuf`] decodes).
 pub async fn json_body(headers: &HeaderMap, body: Body, kind: &str) -> Result<Value, ApiError> {
+    if content_type(headers).starts_with(crate::protobuf::PROTOBUF) {
+        return crate::protobuf::decode(&read_body(body).await?);
+    }
     require_json(headers)?;
     let bytes = read_body(body).await?;
     serde_json::from_slice(&bytes)

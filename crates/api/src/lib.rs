@@ -3,16 +3,19 @@
 //! touches a runtime or writes the store. Served kinds are listed once, in [`served`].
 //! See kubectl-api.md for what kubectl 1.32 sends and expects.
 
+pub mod auth;
 pub mod discovery;
 pub mod events;
 pub mod exec;
 pub mod http;
 pub mod logs;
 pub mod namespaces;
+pub mod nodes;
 pub mod objects;
 pub mod patch;
 pub mod pods;
 pub mod portforward;
+pub mod protobuf;
 pub mod resource;
 pub mod selectors;
 pub mod server;
@@ -25,7 +28,7 @@ pub mod watch;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -64,6 +67,11 @@ pub fn served() -> Vec<(Resource, Router<Shared>)> {
         (objects::SECRETS, objects::routes(objects::Kind::Secret)),
         (events::RESOURCE, events::routes()),
         (namespaces::RESOURCE, namespaces::routes()),
+        (nodes::RESOURCE, nodes::routes()),
+        (nodes::LEASES, axum::Router::new()),
+        (auth::ACCESS_REVIEWS, auth::routes()),
+        (auth::RULES_REVIEWS, axum::Router::new()),
+        (auth::SELF_REVIEWS, axum::Router::new()),
     ]
 }
 
@@ -86,12 +94,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// `/healthz`, `/livez`, `/readyz`: `ok` (with `?verbose`, the checks as the apiserver lists
+/// them). The daemon answering is the whole check: the engine and the store live in it.
+async fn health(Query(q): Query<std::collections::HashMap<String, String>>) -> String {
+    if q.contains_key("verbose") {
+        "[+]ping ok\n[+]log ok\n[+]etcd ok\nhealthz check passed\n".into()
+    } else {
+        "ok".into()
+    }
+}
+
 /// The routing table: discovery, then every served resource's routes.
 pub fn router(state: Shared) -> Router {
     let addr = state.address.clone();
     let served = served();
     let resources: Vec<Resource> = served.iter().map(|(r, _)| *r).collect();
     let core = discovery::api_v1(&resources);
+    let groups = discovery::apis(&resources);
+    let table = std::sync::Arc::new(resources.clone());
+    let table2 = table.clone();
     let openapi = discovery::openapi_v3_core(&resources);
     let mut app = Router::new()
         .route("/version", get(|| async { Json(discovery::version()) }))
@@ -100,7 +121,28 @@ pub fn router(state: Shared) -> Router {
             "/api",
             get(move || async move { Json(discovery::api(&addr)) }),
         )
-        .route("/apis", get(|| async { Json(discovery::apis()) }))
+        .route("/apis", get(move || async move { Json(groups) }))
+        .route(
+            "/apis/{group}",
+            get(move |Path(group): Path<String>| async move {
+                discovery::api_group(&table, &group)
+                    .map(Json)
+                    .ok_or_else(|| ApiError::no_route(&format!("/apis/{group}")))
+            }),
+        )
+        .route(
+            "/apis/{group}/{version}",
+            get(
+                move |Path((group, version)): Path<(String, String)>| async move {
+                    discovery::group_version(&table2, &group, &version)
+                        .map(Json)
+                        .ok_or_else(|| ApiError::no_route(&format!("/apis/{group}/{version}")))
+                },
+            ),
+        )
+        .route("/healthz", get(health))
+        .route("/livez", get(health))
+        .route("/readyz", get(health))
         .route("/api/v1", get(move || async move { Json(core) }))
         .route(
             "/openapi/v3",

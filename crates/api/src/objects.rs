@@ -140,7 +140,10 @@ fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
                     data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
                 }
             }
-            s.type_.get_or_insert_with(|| "Opaque".into());
+            // SetDefaults_Secret: an empty type is Opaque.
+            if s.type_.as_deref().is_none_or(str::is_empty) {
+                s.type_ = Some("Opaque".into());
+            }
             serde_json::to_value(s).unwrap_or(Value::Null)
         }
     };

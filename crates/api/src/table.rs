@@ -47,18 +47,21 @@ pub fn human_duration(secs: i64) -> String {
     }
 }
 
-fn age(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
+/// `AGE` of a timestamp, as kubectl prints it.
+pub fn age(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> String {
     match t {
         Some(t) => human_duration(jiff::Timestamp::now().as_second() - t.0.as_second()),
         None => "<unknown>".into(),
     }
 }
 
-fn column(name: &str, ty: &str, format: &str, priority: u8) -> Value {
+/// A Table column definition.
+pub fn column(name: &str, ty: &str, format: &str, priority: u8) -> Value {
     json!({"name": name, "type": ty, "format": format, "description": name, "priority": priority})
 }
 
-fn row_object(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Value {
+/// A row's `object`: the metadata as `PartialObjectMetadata`.
+pub fn row_object(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
 }
 
@@ -115,8 +118,8 @@ pub fn pod_table(pods: &[Pod], resource_version: u64, headers: bool) -> Value {
     })
 }
 
-/// A Table of events.
-pub fn event_table(events: &[Event]) -> Value {
+/// A Table of events read at `resource_version` (a watch resumes from it).
+pub fn event_table(events: &[Event], resource_version: u64) -> Value {
     let columns = json!([
         column("Last Seen", "string", "", 0),
         column("Type", "string", "", 0),
@@ -148,7 +151,9 @@ pub fn event_table(events: &[Event]) -> Value {
             })
         })
         .collect();
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}, "columnDefinitions": columns, "rows": rows})
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+           "metadata": {"resourceVersion": resource_version.to_string()},
+           "columnDefinitions": columns, "rows": rows})
 }
 
 #[cfg(test)]

@@ -751,7 +751,6 @@ fn delete_waits_for_the_grace_period_and_force_gives_two_seconds() {
     );
 }
 
-
 #[test]
 fn insecure_http_serves_loopback_without_a_token() {
     if !have_kubectl() {
@@ -805,12 +804,10 @@ fn namespaces_are_created_required_and_deleted() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // `kubectl create namespace` sends protobuf (kubectl's generators do): a clean 415.
-    let o = s.kubectl(&["create", "namespace", "team"]);
-    assert!(
-        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("UnsupportedMediaType"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    // `kubectl create namespace` sends protobuf (kubectl's generators do).
+    assert_eq!(
+        s.ok(&["create", "namespace", "scratch"]).trim(),
+        "namespace/scratch created"
     );
     let ns = s.file(
         "ns.yaml",
@@ -863,4 +860,134 @@ fn get_events_watch_shows_events_as_they_happen() {
             .any(|l| l.contains("Scheduled") && l.contains("pod/ev")),
         "{seen:?}"
     );
+}
+
+#[test]
+fn the_cluster_commands_a_new_user_tries_first_answer_as_on_a_cluster() {
+    let Some(s) = Server::start() else { return };
+    // One Node, ready, with this machine's capacity and its lease.
+    let nodes = s.ok(&["get", "nodes"]);
+    assert!(
+        nodes.contains("Ready") && nodes.contains("v1.32.4"),
+        "{nodes}"
+    );
+    let wide = s.ok(&["get", "nodes", "-o", "wide"]);
+    assert!(
+        wide.contains("INTERNAL-IP") && wide.contains("127.0.0.1"),
+        "{wide}"
+    );
+    let describe = s.ok(&["describe", "node"]);
+    for want in ["KubeletReady", "Capacity:", "pods:", "HolderIdentity:"] {
+        assert!(
+            describe.contains(want),
+            "describe node lacks {want}:\n{describe}"
+        );
+    }
+    // A single-user cluster: every right.
+    assert_eq!(s.ok(&["auth", "can-i", "delete", "pods"]).trim(), "yes");
+    assert!(s.ok(&["auth", "can-i", "--list"]).contains("*.*"));
+    assert!(s.ok(&["auth", "whoami"]).contains("podvisor-admin"));
+    for path in ["/healthz", "/livez", "/readyz"] {
+        assert_eq!(s.ok(&["get", "--raw", path]), "ok");
+    }
+    // Generators send protobuf bodies.
+    s.ok(&["create", "namespace", "team-a"]);
+    s.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=mode=fast",
+        "-n",
+        "team-a",
+    ]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "sec",
+        "--from-literal=k=v",
+        "-n",
+        "team-a",
+    ]);
+    let cm = s.ok(&[
+        "get",
+        "cm",
+        "cfg",
+        "-n",
+        "team-a",
+        "-o",
+        "jsonpath={.data.mode}",
+    ]);
+    assert_eq!(cm, "fast");
+    let sec = s.ok(&[
+        "get",
+        "secret",
+        "sec",
+        "-n",
+        "team-a",
+        "-o",
+        "jsonpath={.type} {.data.k}",
+    ]);
+    assert_eq!(sec, "Opaque dg==");
+}
+
+#[test]
+fn label_selectors_use_the_whole_grammar_and_a_bad_one_is_an_error() {
+    let Some(s) = Server::start() else { return };
+    let pod = |name: &str, labels: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {labels}}}\nspec:\n  containers:\n  - {{name: c, image: busybox, command: [sleep, '600']}}\n")
+    };
+    let all = [
+        pod("a", "{app: web, tier: front}"),
+        pod("b", "{app: db}"),
+        pod("c", "{app: cache, legacy: 'yes'}"),
+    ]
+    .join("---\n");
+    let f = s.file("pods.yaml", &all);
+    s.ok(&["apply", "-f", &f]);
+    let names = |sel: &str| {
+        let mut v: Vec<String> = s
+            .ok(&[
+                "get",
+                "pods",
+                "-l",
+                sel,
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ])
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v.join(",")
+    };
+    assert_eq!(names("app in (web,db)"), "a,b");
+    assert_eq!(names("app notin (web,db)"), "c");
+    assert_eq!(names("!legacy"), "a,b");
+    assert_eq!(names("legacy"), "c");
+    assert_eq!(names("app!=db,tier"), "a");
+    let bad = s.kubectl(&["get", "pods", "-l", "app in (web"]);
+    assert!(
+        !bad.status.success(),
+        "a selector that does not parse is an error"
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("unable to parse requirement"), "{err}");
+    s.ok(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
+}
+
+#[test]
+fn watching_events_prints_each_existing_event_once() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "p.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: ev}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, command: ['true']}\n",
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("ev done", |s| s.ok(&["get", "pods"]).contains("Completed"));
+    let list = s.ok(&["get", "events"]);
+    let started = list.matches("Started").count();
+    assert!(started >= 1, "{list}");
+    let out = s.ok(&["get", "events", "-w", "--request-timeout=2s"]);
+    assert_eq!(out.matches("Started").count(), started, "{out}");
 }

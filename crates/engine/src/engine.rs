@@ -104,6 +104,8 @@ pub fn start<R: Runtime>(runtime: R, config: EngineConfig, store: Store) -> Engi
         clock,
         timeline,
         state_dir: config.state_dir,
+        node_name: config.node_name,
+        host_ip: config.host_ip,
     }
 }
 

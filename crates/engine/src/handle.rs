@@ -167,6 +167,8 @@ pub struct EngineHandle {
     pub(crate) clock: Clock,
     pub(crate) timeline: broadcast::Sender<TimelineEntry>,
     pub(crate) state_dir: PathBuf,
+    pub(crate) node_name: String,
+    pub(crate) host_ip: String,
 }
 
 impl EngineHandle {
@@ -195,6 +197,26 @@ impl EngineHandle {
     /// Subscribe to the live timeline.
     pub fn subscribe(&self) -> broadcast::Receiver<TimelineEntry> {
         self.timeline.subscribe()
+    }
+
+    /// This machine's Node object, as the kubelet keeps it.
+    pub fn node(&self) -> k8s_openapi::api::core::v1::Node {
+        crate::node::node_object(&crate::node::NodeFacts {
+            name: self.node_name.clone(),
+            host_ip: self.host_ip.clone(),
+            started: self
+                .clock
+                .wall()
+                .at(podvisor_lifecycle::time::Timestamp::from_duration(
+                    std::time::Duration::ZERO,
+                )),
+            now: jiff::Timestamp::now(),
+        })
+    }
+
+    /// The node's name.
+    pub fn node_name(&self) -> &str {
+        &self.node_name
     }
 
     /// The directory holding a pod's container logs (`<container>/<restartCount>.log`).

@@ -490,6 +490,12 @@ impl Store {
         self.lock().pods.values().cloned().collect()
     }
 
+    /// Every event and the resourceVersion they were read at, atomically.
+    pub fn list_events(&self) -> (Vec<Event>, u64) {
+        let st = self.lock();
+        (st.events.clone(), st.resource_version)
+    }
+
     /// Every event, in the order first recorded.
     pub fn events(&self) -> Vec<Event> {
         self.lock().events.clone()
