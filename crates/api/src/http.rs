@@ -127,6 +127,20 @@ pub fn creation_timestamp() -> Value {
         .to_string())
 }
 
+/// 409 when the client's `metadata.resourceVersion` is set and is not the stored one (an
+/// update based on a stale read); an unset one is an unconditional update.
+pub fn check_resource_version(
+    object: &Value,
+    stored: Option<&str>,
+    resource: &str,
+    name: &str,
+) -> Result<(), ApiError> {
+    match object["metadata"]["resourceVersion"].as_str() {
+        Some(rv) if !rv.is_empty() && Some(rv) != stored => Err(ApiError::conflict(resource, name)),
+        _ => Ok(()),
+    }
+}
+
 /// `DeleteOptions` from a DELETE body (empty: all defaults).
 pub fn delete_options(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.is_empty() {

@@ -23,7 +23,7 @@ pub const RESOURCE: Resource = Resource {
     singular: "namespace",
     kind: "Namespace",
     namespaced: false,
-    verbs: &["create", "delete", "get", "list", "patch"],
+    verbs: &["create", "delete", "get", "list", "patch", "update"],
     short_names: &["ns"],
     categories: &[],
     subresources: &[],
@@ -36,7 +36,7 @@ pub fn routes() -> axum::Router<Shared> {
         .route("/api/v1/namespaces", get(list).post(create))
         .route(
             "/api/v1/namespaces/{ns}",
-            get(get_one).delete(delete).patch(patch),
+            get(get_one).delete(delete).patch(patch).put(replace),
         )
 }
 
@@ -127,6 +127,33 @@ pub async fn patch(State(st): State<Shared>, Path(ns): Path<String>, body: Body)
             merge(&mut o["metadata"][k], v);
         }
     }
+    let stored = st
+        .engine
+        .put_object(RESOURCE.plural, WriteMode::Update, o)
+        .await?;
+    Ok(json_response(StatusCode::OK, &stored))
+}
+
+/// `PUT /api/v1/namespaces/{ns}`: labels and annotations of the whole object (the rest is
+/// the server's); a stale `metadata.resourceVersion` is a 409.
+pub async fn replace(
+    State(st): State<Shared>,
+    Path(ns): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let v = json_body(&headers, body, "Namespace").await?;
+    let mut o = st
+        .engine
+        .store()
+        .object("Namespace", "", &ns)
+        .ok_or_else(|| ApiError::not_found("namespaces", &ns))?;
+    let stored_rv = o["metadata"]["resourceVersion"].as_str();
+    crate::http::check_resource_version(&v, stored_rv, "namespaces", &ns)?;
+    for k in ["labels", "annotations"] {
+        o["metadata"][k] = v["metadata"][k].clone();
+    }
+    o["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(ns);
     let stored = st
         .engine
         .put_object(RESOURCE.plural, WriteMode::Update, o)

@@ -11,7 +11,7 @@ use podvisor_lifecycle::field::FieldError;
 use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, wants_table, ApiResult};
-use crate::resource::{Resource, CRUD};
+use crate::resource::{Resource, CRUD_UPDATE};
 use crate::table::human_duration;
 use crate::{ApiError, Shared};
 
@@ -32,7 +32,7 @@ pub const CONFIG_MAPS: Resource = Resource {
     singular: "configmap",
     kind: "ConfigMap",
     namespaced: true,
-    verbs: CRUD,
+    verbs: CRUD_UPDATE,
     short_names: &["cm"],
     categories: &[],
     subresources: &[],
@@ -46,7 +46,7 @@ pub const SECRETS: Resource = Resource {
     singular: "secret",
     kind: "Secret",
     namespaced: true,
-    verbs: CRUD,
+    verbs: CRUD_UPDATE,
     short_names: &[],
     categories: &[],
     subresources: &[],
@@ -85,6 +85,12 @@ pub fn routes(kind: Kind) -> axum::Router<Shared> {
                 move |st: State<Shared>, Path((ns, name)): Path<(String, String)>, body: Body| {
                     patch(kind, st, ns, name, body)
                 },
+            )
+            .put(
+                move |st: State<Shared>,
+                      Path((ns, name)): Path<(String, String)>,
+                      h: HeaderMap,
+                      body: Body| { replace(kind, st, ns, name, h, body) },
             )
             .delete(
                 move |st: State<Shared>, Path((ns, name)): Path<(String, String)>| {
@@ -266,6 +272,41 @@ pub async fn patch(
     crate::smp::apply(&mut o, &patch);
     let mut o = normalise(kind, o)?;
     o["metadata"]["namespace"] = json!(ns);
+    let stored = st
+        .engine
+        .put_object(kind.resource(), WriteMode::Update, o)
+        .await?;
+    Ok(json_response(StatusCode::OK, &stored))
+}
+
+/// `PUT .../{name}` (`kubectl replace`, `kubectl edit`): the whole object; the server keeps
+/// uid and creationTimestamp; a stale `metadata.resourceVersion` is a 409.
+pub async fn replace(
+    kind: Kind,
+    State(st): State<Shared>,
+    ns: String,
+    name: String,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let v = json_body(&headers, body, kind.name()).await?;
+    let old = st
+        .engine
+        .store()
+        .object(kind.name(), &ns, &name)
+        .ok_or_else(|| ApiError::not_found(kind.resource(), &name))?;
+    if v["metadata"]["name"].as_str() != Some(name.as_str()) {
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    let stored_rv = old["metadata"]["resourceVersion"].as_str();
+    crate::http::check_resource_version(&v, stored_rv, kind.resource(), &name)?;
+    let mut o = normalise(kind, v)?;
+    o["metadata"]["namespace"] = json!(ns);
+    for k in ["uid", "creationTimestamp"] {
+        o["metadata"][k] = old["metadata"][k].clone();
+    }
     let stored = st
         .engine
         .put_object(kind.resource(), WriteMode::Update, o)

@@ -20,7 +20,7 @@ use crate::http::{
     wants_watch, with_warnings, ApiResult, Params,
 };
 use crate::patch::{merge, PatchType};
-use crate::resource::{Resource, CRUD};
+use crate::resource::{Resource, CRUD_UPDATE};
 use crate::selectors::Selector;
 use crate::table::{pod_table, pod_table_row};
 use crate::watch::{watch, WatchKind};
@@ -34,7 +34,7 @@ pub const RESOURCE: Resource = Resource {
     singular: "pod",
     kind: "Pod",
     namespaced: true,
-    verbs: CRUD,
+    verbs: CRUD_UPDATE,
     short_names: &["po"],
     categories: &["all"],
     subresources: &[
@@ -53,7 +53,7 @@ pub fn routes() -> axum::Router<Shared> {
         .route("/api/v1/namespaces/{ns}/pods", get(list).post(create))
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}",
-            get(get_one).delete(delete).patch(patch),
+            get(get_one).delete(delete).patch(patch).put(replace),
         )
         .route("/api/v1/namespaces/{ns}/pods/{name}/status", get(get_one))
         .route(
@@ -321,37 +321,113 @@ pub async fn patch(
         }
         return Err(ApiError::not_found("pods", &name));
     };
+    if pt != PatchType::Json {
+        let stored_rv = pod.metadata.resource_version.as_deref();
+        crate::http::check_resource_version(&patch, stored_rv, "pods", &name)?;
+    }
     let before = serde_json::to_value(&pod).unwrap_or(Value::Null);
     let mut after = before.clone();
     if pt == PatchType::Apply {
         // The applied configuration, defaulted, must describe the same spec.
-        let mut applied = patch.clone();
-        applied["metadata"]["uid"] = before["metadata"]["uid"].clone();
-        applied["metadata"]["namespace"] = json!(key.namespace);
-        let plan = serde_json::from_value::<Pod>(applied.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|p| build_plan(p).map_err(|e| e.to_string()))
-            .map_err(ApiError::bad_request)?;
-        let mut spec = serde_json::to_value(&plan.pod.spec).unwrap_or(Value::Null);
-        spec["nodeName"] = before["spec"]["nodeName"].clone();
-        after["spec"] = spec;
+        after["spec"] = defaulted_spec(&patch, &before, &key)?;
         for k in ["labels", "annotations"] {
-            if let Some(v) = applied["metadata"].get(k) {
+            if let Some(v) = patch["metadata"].get(k) {
                 merge(&mut after["metadata"][k], v);
             }
         }
     } else {
         pt.apply(&mut after, &patch, "Pod", &name)?;
     }
+    update_pod(&st, &key, &before, &after).await
+}
+
+/// The spec of a client's whole pod (`PUT`, server-side apply) after the apiserver's
+/// defaulting, with the node it runs on, to compare with the stored one.
+fn defaulted_spec(object: &Value, before: &Value, key: &PodKey) -> Result<Value, ApiError> {
+    let mut object = object.clone();
+    object["metadata"]["uid"] = before["metadata"]["uid"].clone();
+    object["metadata"]["namespace"] = json!(key.namespace);
+    object["status"] = Value::Null;
+    let plan = serde_json::from_value::<Pod>(object)
+        .map_err(|e| e.to_string())
+        .and_then(|p| build_plan(p).map_err(|e| e.to_string()))
+        .map_err(ApiError::bad_request)?;
+    let mut spec = serde_json::to_value(&plan.pod.spec).unwrap_or(Value::Null);
+    spec["nodeName"] = before["spec"]["nodeName"].clone();
+    Ok(spec)
+}
+
+/// Whether two specs differ only in container images.
+fn only_images_differ(before: &Value, after: &Value) -> bool {
+    let strip = |spec: &Value| {
+        let mut spec = spec.clone();
+        for list in ["containers", "initContainers"] {
+            if let Some(cs) = spec[list].as_array_mut() {
+                for c in cs {
+                    c["image"] = Value::Null;
+                }
+            }
+        }
+        spec
+    };
+    strip(before) == strip(after)
+}
+
+/// Writes a changed pod: labels and annotations may change; the spec may not (the apiserver
+/// allows image changes, which podvisor cannot honour: it has no images).
+async fn update_pod(st: &Shared, key: &PodKey, before: &Value, after: &Value) -> ApiResult {
+    let name = &key.name;
     if after.get("spec") != before.get("spec") {
-        return Err(ApiError::invalid("Pod", &name, &[FieldError::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative) (podvisor: delete and re-create the pod to change it)")]));
+        let cause = if only_images_differ(&before["spec"], &after["spec"]) {
+            FieldError::forbidden(
+                "spec.containers[*].image",
+                "podvisor runs every container on the host's root filesystem instead of an image, so it cannot change a running pod's image: delete and re-create the pod",
+            )
+        } else {
+            FieldError::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+        };
+        return Err(ApiError::invalid("Pod", name, &[cause]));
     }
     let meta = |k: &str| -> Option<BTreeMap<String, String>> {
         serde_json::from_value(after["metadata"][k].clone()).ok()
     };
     let stored = st
         .engine
-        .update_pod_metadata(&key, meta("labels"), meta("annotations"))
+        .update_pod_metadata(key, meta("labels"), meta("annotations"))
         .await?;
     Ok(pod_response(StatusCode::OK, &stored))
+}
+
+/// `PUT /api/v1/namespaces/{ns}/pods/{name}` (`kubectl replace`, `kubectl edit`): the whole
+/// object; a stale `metadata.resourceVersion` is a 409, and the spec may not change.
+pub async fn replace(
+    State(st): State<Shared>,
+    Path((ns, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let object = crate::http::json_body(&headers, body, "Pod").await?;
+    let key = key(&ns, &name);
+    let pod = stored_pod(&st, &ns, &name)?;
+    if object["metadata"]["name"]
+        .as_str()
+        .is_some_and(|n| n != name)
+    {
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    crate::http::check_resource_version(
+        &object,
+        pod.metadata.resource_version.as_deref(),
+        "pods",
+        &name,
+    )?;
+    let before = serde_json::to_value(&pod).unwrap_or(Value::Null);
+    let mut after = before.clone();
+    after["spec"] = defaulted_spec(&object, &before, &key)?;
+    for k in ["labels", "annotations"] {
+        after["metadata"][k] = object["metadata"][k].clone();
+    }
+    update_pod(&st, &key, &before, &after).await
 }

@@ -30,8 +30,12 @@ pub struct Resource {
     pub subresources: &'static [(&'static str, &'static str, &'static [&'static str])],
 }
 
-/// The verbs of a fully served kind.
+/// The verbs of a kind served without `update`.
 pub const CRUD: &[&str] = &["create", "delete", "get", "list", "patch", "watch"];
+/// The verbs of a fully served kind (`update` is `PUT`: `kubectl replace`, `kubectl edit`).
+pub const CRUD_UPDATE: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 impl Resource {
     /// `group/version` (`v1` for the core group).

@@ -53,6 +53,18 @@ impl ApiError {
         e.details = Some(json!({"name": name, "kind": resource}));
         e
     }
+    /// 409 `Operation cannot be fulfilled on pods "web": the object has been modified; ...`
+    /// (a stale `metadata.resourceVersion`).
+    pub fn conflict(resource: &str, name: &str) -> Self {
+        let mut e = Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
+        );
+        e.details = Some(json!({"name": name, "kind": resource}));
+        e
+    }
+
     /// 403 `namespaces "default" is forbidden: ...`.
     pub fn forbidden(resource: &str, name: &str, why: &str) -> Self {
         Self::new(

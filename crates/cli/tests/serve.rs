@@ -991,3 +991,65 @@ fn watching_events_prints_each_existing_event_once() {
     let out = s.ok(&["get", "events", "-w", "--request-timeout=2s"]);
     assert_eq!(out.matches("Started").count(), started, "{out}");
 }
+
+#[test]
+fn replace_updates_every_kind_and_set_image_says_why_it_cannot() {
+    let Some(s) = Server::start() else { return };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: r, labels: {v: '1'}}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: c, image: busybox, command: [sleep, '600']}\n";
+    let f = s.file("r.yaml", pod);
+    s.ok(&["apply", "-f", &f]);
+    // The same spec with a new label: replaced (PUT), the spec defaulted as on create.
+    let g = s.file("r2.yaml", &pod.replace("v: '1'", "v: '2'"));
+    assert_eq!(s.ok(&["replace", "-f", &g]).trim(), "pod/r replaced");
+    assert_eq!(
+        s.ok(&["get", "pod", "r", "-o", "jsonpath={.metadata.labels.v}"]),
+        "2"
+    );
+    // A changed image: one clear sentence.
+    let o = s.kubectl(&["set", "image", "pod/r", "c=nginx"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("cannot change a running pod's image")
+            && !err.contains("may not change fields other than"),
+        "{err}"
+    );
+    // ConfigMaps, Secrets and Namespaces are replaced too.
+    let cm = s.file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1'}\n",
+    );
+    s.ok(&["apply", "-f", &cm]);
+    let cm2 = s.file(
+        "cm2.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '2'}\n",
+    );
+    assert_eq!(
+        s.ok(&["replace", "-f", &cm2]).trim(),
+        "configmap/c replaced"
+    );
+    assert_eq!(s.ok(&["get", "cm", "c", "-o", "jsonpath={.data.a}"]), "2");
+    let ns = s.file(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: rn}\n",
+    );
+    s.ok(&["apply", "-f", &ns]);
+    let ns2 = s.file(
+        "ns2.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: rn, labels: {team: x}}\n",
+    );
+    assert_eq!(
+        s.ok(&["replace", "-f", &ns2]).trim(),
+        "namespace/rn replaced"
+    );
+    // A stale resourceVersion is a conflict.
+    let stale = s.file(
+        "stale.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, resourceVersion: '1'}\ndata: {a: '3'}\n",
+    );
+    let o = s.kubectl(&["replace", "-f", &stale]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("Conflict"), "{err}");
+    assert!(err.contains("the object has been modified"), "{err}");
+    s.ok(&["delete", "pod", "r", "--grace-period=0", "--force"]);
+}
