@@ -109,7 +109,13 @@ impl PodMachine {
             s.started = Some(false);
             return s;
         };
-        s.restart_count = latest.id.restart_count;
+        // `restartCount` counts instances the runtime created (`convertToAPIContainerStatuses`
+        // reads it from the runtime's containers): one only asked for is not counted yet, so a
+        // failed creation never takes the count back.
+        s.restart_count = match latest.state {
+            InstanceState::Creating => rec.previous().map_or(0, |p| p.id.restart_count),
+            _ => latest.id.restart_count,
+        };
         match &latest.state {
             // The worker is blocked while a container is created and its postStart runs: the
             // status still shows what it showed before.

@@ -436,27 +436,13 @@ fn check_run(data: Vec<u32>) -> Result<(), TestCaseError> {
             (None, Some(_)) => terminal = Some(phase),
             _ => {}
         }
-        // restartCount never decreases. Known exception (reported, not fixed): while the runtime
-        // has not created an instance yet, the status already shows its restart count, and a
-        // CreateContainerConfigError / CreateContainerError then takes it back (see
-        // `restart_count_is_not_shown_before_the_runtime_created_the_instance`).
-        let not_created: BTreeSet<String> = rt
-            .creating
-            .iter()
-            .filter(|(_, created)| !**created)
-            .map(|(id, _)| *id)
-            .chain(actions.iter().filter_map(|a| match a {
-                Action::StartContainer { instance } => Some(*instance),
-                _ => None,
-            }))
-            .map(|id| m.plan().container(id.container).name.clone())
-            .collect();
+        // restartCount never decreases, also while an instance is being created and when its
+        // creation fails (CreateContainerConfigError / CreateContainerError).
         for s in status
             .init_container_statuses
             .iter()
             .flatten()
             .chain(status.container_statuses.iter().flatten())
-            .filter(|s| !not_created.contains(&s.name))
         {
             let seen = restarts.entry(s.name.clone()).or_insert(s.restart_count);
             if s.restart_count < *seen {
@@ -578,11 +564,10 @@ proptest! {
     }
 }
 
-/// Known bug, reported: the kubelet's status cannot show an instance before the runtime created
-/// it, so a failed creation never lowers `restartCount`; podvisor shows the new count as soon as
-/// `StartContainer` is decided and drops back when the creation fails.
+/// Regression (was a known bug): the kubelet's status cannot show an instance before the runtime
+/// created it, so a failed creation never lowers `restartCount`; podvisor showed the new count as
+/// soon as `StartContainer` was decided and dropped back when the creation failed.
 #[test]
-#[ignore = "known bug: restartCount is shown before the runtime created the instance"]
 fn restart_count_is_not_shown_before_the_runtime_created_the_instance() {
     let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
     let wall = WallClock {
@@ -627,6 +612,30 @@ fn restart_count_is_not_shown_before_the_runtime_created_the_instance() {
     // The restart is decided: no container #1 exists in the runtime yet.
     m.decide(Timestamp::from_secs(1));
     assert_eq!(restart_count(&m), 0, "shown before the runtime created it");
+    let second = InstanceId {
+        container: ContainerRef::Regular(0),
+        restart_count: 1,
+    };
+    // The creation fails: nothing was created, nothing to take back.
+    m.observe(
+        Timestamp::from_secs(1),
+        Observation::ContainerStartFailed {
+            instance: second,
+            reason: StartFailure::CreateContainerConfigError,
+            message: "configmap \"x\" not found".into(),
+        },
+    );
+    m.decide(Timestamp::from_secs(1));
+    assert_eq!(restart_count(&m), 0);
+    // The retry after the sync back-off is created by the runtime: now it counts.
+    let retry = m.decide(Timestamp::from_secs(11));
+    assert!(retry.contains(&Action::StartContainer { instance: second }));
+    assert_eq!(restart_count(&m), 0);
+    m.observe(
+        Timestamp::from_secs(11),
+        Observation::ContainerCreated { instance: second },
+    );
+    assert_eq!(restart_count(&m), 1);
 }
 
 /// Known bug, reported: the kubelet never lets the phase leave Succeeded/Failed
