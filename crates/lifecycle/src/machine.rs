@@ -241,6 +241,11 @@ pub struct PodMachine {
     pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
     /// Actions decided and not yet returned by `decide`.
     pub(crate) pending: Vec<Action>,
+    /// The first terminal phase the status showed (after an `observe` or `decide`): from then on
+    /// the phase is this one, as `generateAPIPodStatus` forces a computed phase back to a
+    /// terminal one the status manager or the API server already has, and the worker stops the
+    /// pod (SyncPod returns "terminal").
+    pub(crate) terminal_shown: Option<Phase>,
 }
 
 /// Where the pod runs: node name and host IP, rendered into status and the downward API.
@@ -271,6 +276,7 @@ impl PodMachine {
             stage: PodStage::Running,
             conditions: BTreeMap::new(),
             pending: Vec::new(),
+            terminal_shown: None,
             plan,
         };
         let msg = format!(
@@ -841,7 +847,8 @@ impl PodMachine {
             self.kill_for_probe(now, id, reason);
             return;
         }
-        if self.stage == PodStage::Completing || self.pod_is_done() {
+        if self.stage == PodStage::Completing || self.pod_is_done() || self.terminal_shown.is_some()
+        {
             if self.stage == PodStage::Running {
                 self.stage = PodStage::Completing;
                 self.kill_pod(now, None);

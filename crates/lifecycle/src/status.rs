@@ -189,8 +189,10 @@ impl PodMachine {
         (init, regular)
     }
 
+    /// The phase `getPhase` gives, unless one was already fixed: the terminal phase of a
+    /// terminated pod, or the first terminal phase the status showed (never left again).
     pub(crate) fn computed_phase(&self, pod_is_terminal: bool) -> Phase {
-        if let Some(p) = self.stage.terminal() {
+        if let Some(p) = self.stage.terminal().or(self.terminal_shown) {
             return p;
         }
         let (init, regular) = self.statuses();
@@ -206,6 +208,7 @@ impl PodMachine {
         let phase = self
             .stage
             .terminal()
+            .or(self.terminal_shown)
             .unwrap_or_else(|| compute_phase(&self.plan, &init, &regular, false));
         let sandbox_ready = matches!(self.sandbox, SandboxState::Ready { .. });
         let containers_ready = conditions::containers_ready(&self.plan, &init, &regular, phase);
@@ -218,8 +221,16 @@ impl PodMachine {
         ]
     }
 
-    /// Records `lastTransitionTime` for conditions whose status flipped.
+    /// Records `lastTransitionTime` for conditions whose status flipped, after fixing the phase
+    /// once it is terminal. Runs at the end of every `observe` and `decide`: what the status
+    /// shows from then on is what the engine publishes.
     pub(crate) fn update_conditions(&mut self, now: Timestamp) {
+        if self.terminal_shown.is_none() {
+            let phase = self.computed_phase(false);
+            if phase.is_terminal() {
+                self.terminal_shown = Some(phase);
+            }
+        }
         for c in self.condition_values() {
             let entry = self
                 .conditions
@@ -263,6 +274,7 @@ impl PodMachine {
             let r: Vec<_> = regular.iter().map(Some).collect();
             self.stage
                 .terminal()
+                .or(self.terminal_shown)
                 .unwrap_or_else(|| compute_phase(&self.plan, &i, &r, false))
         };
         let conditions = self

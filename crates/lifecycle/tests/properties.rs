@@ -424,17 +424,18 @@ fn check_run(data: Vec<u32>) -> Result<(), TestCaseError> {
     );
     let (_, steps) = drive(plan, &mut c, 400, |m, rt, now, actions| {
         let status = m.status();
-        // A terminal phase is sticky: once the machine recorded one, the status shows it for
-        // good. (The stronger form, on every computed phase, fails: see
-        // `a_computed_terminal_phase_is_never_left`.)
+        // A terminal phase is sticky: once the status showed one, it shows it for good, and the
+        // machine's final phase is that one.
         let phase = status.phase.clone().unwrap_or_default();
-        match (&terminal, m.terminal_phase()) {
-            (Some(t), _) if *t != phase => fail(format!("{now}: phase left {t} for {phase}")),
-            (None, Some(p)) if p.as_str() != phase => {
-                fail(format!("{now}: terminal {p:?} but the status says {phase}"))
-            }
-            (None, Some(_)) => terminal = Some(phase),
+        match &terminal {
+            Some(t) if *t != phase => fail(format!("{now}: phase left {t} for {phase}")),
+            None if phase == "Succeeded" || phase == "Failed" => terminal = Some(phase.clone()),
             _ => {}
+        }
+        if let Some(p) = m.terminal_phase() {
+            if p.as_str() != phase {
+                fail(format!("{now}: terminal {p:?} but the status says {phase}"));
+            }
         }
         // restartCount never decreases, also while an instance is being created and when its
         // creation fails (CreateContainerConfigError / CreateContainerError).
@@ -638,12 +639,12 @@ fn restart_count_is_not_shown_before_the_runtime_created_the_instance() {
     assert_eq!(restart_count(&m), 1);
 }
 
-/// Known bug, reported: the kubelet never lets the phase leave Succeeded/Failed
-/// (`generateAPIPodStatus` forces an "illegal phase transition" back); podvisor computes the
-/// phase afresh until the pod is finished, so a sidecar restart in flight when the last regular
-/// container of a `Never` pod exits turns `Failed` back into `Running`.
+/// Regression (was a known bug): the kubelet never lets the phase leave Succeeded/Failed
+/// (`generateAPIPodStatus` forces a computed phase back to the terminal one the status manager or
+/// the API server has); podvisor computed the phase afresh until the pod was finished, so a
+/// sidecar restart in flight when the last regular container of a `Never` pod exits turned
+/// `Failed` back into `Running`.
 #[test]
-#[ignore = "known bug: the computed phase can leave Failed before the machine finishes"]
 fn a_computed_terminal_phase_is_never_left() {
     let p = plan(
         vec![sidecar("side")],
@@ -717,6 +718,20 @@ fn a_computed_terminal_phase_is_never_left() {
         m.status().phase.as_deref(),
         Some("Failed"),
         "left a terminal phase"
+    );
+    // SyncPod saw a terminal phase: the worker stops what still runs, and the pod ends Failed.
+    let actions = m.decide(t);
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Signal { instance, signal: Signal::SIGTERM, .. } if *instance == side(1)
+    )));
+    assert_eq!(m.status().phase.as_deref(), Some("Failed"));
+    m.observe(t, exited(side(1), 143));
+    m.decide(t);
+    assert!(m.is_finished());
+    assert_eq!(
+        m.terminal_phase(),
+        Some(podvisor_lifecycle::phase::Phase::Failed)
     );
 }
 
