@@ -246,6 +246,8 @@ pub struct PodMachine {
     /// terminal one the status manager or the API server already has, and the worker stops the
     /// pod (SyncPod returns "terminal").
     pub(crate) terminal_shown: Option<Phase>,
+    /// When `decide` last ran: `next_wakeup` only names later times.
+    pub(crate) last_decide: Timestamp,
 }
 
 /// Where the pod runs: node name and host IP, rendered into status and the downward API.
@@ -277,6 +279,7 @@ impl PodMachine {
             conditions: BTreeMap::new(),
             pending: Vec::new(),
             terminal_shown: None,
+            last_decide: now,
             plan,
         };
         let msg = format!(
@@ -778,6 +781,7 @@ impl PodMachine {
 
     /// What to do at `now`, from everything recorded so far.
     pub fn decide(&mut self, now: Timestamp) -> Vec<Action> {
+        self.last_decide = self.last_decide.max(now);
         self.progress_kills(now);
         if self.stage.terminal().is_none() {
             self.sync(now);
@@ -795,22 +799,89 @@ impl PodMachine {
         std::mem::take(&mut self.pending)
     }
 
-    /// The earliest time `decide` must run again without a new fact.
+    /// The earliest time `decide` must run again without a new fact: the next kill deadline, the
+    /// sandbox retry, or the end of a start back-off (sync back-off after a config error,
+    /// CrashLoopBackOff), each only when a `decide` at that time would act on it, and only
+    /// times after the last `decide` (a past wakeup would make the engine spin).
     pub fn next_wakeup(&self) -> Option<Timestamp> {
-        let mut t: Option<Timestamp> = None;
-        let mut consider = |x: Timestamp| t = Some(t.map_or(x, |t| t.min(x)));
-        for rec in self.records.values() {
-            if let Some(nb) = rec.not_before {
-                consider(nb);
+        let mut candidates = self.kill_deadlines();
+        if let SandboxState::Failed { retry_at } = self.sandbox {
+            // SyncPod reaches the sandbox only when idle and not terminating.
+            if self.busy.is_none() && matches!(self.stage, PodStage::Running | PodStage::Completing)
+            {
+                candidates.push(retry_at);
             }
         }
-        if let Some(deadline) = self.next_kill_deadline() {
-            consider(deadline);
+        candidates.extend(
+            self.start_candidates()
+                .into_iter()
+                .filter_map(|r| self.records[&r].not_before),
+        );
+        candidates
+            .into_iter()
+            .filter(|t| *t > self.last_decide)
+            .min()
+    }
+
+    /// The containers whose start (or restart) the next SyncPod would attempt, in `sync`'s order:
+    /// nothing while the worker is busy, the pod is done or being deleted, or the sandbox is not
+    /// ready; before initialization the one init container `sync_init_containers` stops at; after
+    /// it, exited sidecars and regular containers never started or due to restart.
+    fn start_candidates(&self) -> Vec<ContainerRef> {
+        if self.busy.is_some()
+            || self.stage != PodStage::Running
+            || !matches!(self.sandbox, SandboxState::Ready { .. })
+            || self.probe_kill_candidate().is_some()
+            || self.pod_is_done()
+            || self.terminal_shown.is_some()
+        {
+            return Vec::new();
         }
-        if let SandboxState::Failed { retry_at } = self.sandbox {
-            consider(retry_at);
+        if !self.initialized() {
+            for idx in 0..self.plan.init_containers.len() {
+                let r = ContainerRef::Init(idx);
+                let c = self.plan.container(r);
+                match self.records[&r].latest() {
+                    None => return vec![r],
+                    Some(i) if i.is_alive() => {
+                        if c.kind == ContainerKind::Sidecar && i.is_running() && i.started {
+                            continue;
+                        }
+                        return Vec::new();
+                    }
+                    Some(i) => {
+                        let code = i.exit().map_or(0, |(_, code)| code);
+                        if c.kind == ContainerKind::Init && code == 0 {
+                            continue;
+                        }
+                        if container_should_restart(c, self.plan.restart_policy, code) {
+                            return vec![r];
+                        }
+                        return Vec::new();
+                    }
+                }
+            }
+            return Vec::new();
         }
-        t
+        let sidecars = (0..self.plan.init_containers.len())
+            .map(ContainerRef::Init)
+            .filter(|r| {
+                self.plan.container(*r).kind == ContainerKind::Sidecar && self.latest_exited(*r)
+            });
+        let regular = (0..self.plan.containers.len())
+            .map(ContainerRef::Regular)
+            .filter(
+                |r| match self.records[r].latest().map(|i| (i.is_alive(), i.exit())) {
+                    None => true,
+                    Some((false, Some((_, code)))) => container_should_restart(
+                        self.plan.container(*r),
+                        self.plan.restart_policy,
+                        code,
+                    ),
+                    _ => false,
+                },
+            );
+        sidecars.chain(regular).collect()
     }
 
     fn sync(&mut self, now: Timestamp) {

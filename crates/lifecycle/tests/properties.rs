@@ -178,8 +178,9 @@ fn drive(
         }
         // Time moves forward: either to the machine's next wakeup or by a random step that
         // does not skip it (the engine's side of the contract: `decide` runs at the wakeup).
-        // A wakeup already past (see `next_wakeup_is_never_in_the_past`) makes the engine call
-        // `decide` again at once, continuously: modelled as steps of at most `ENGINE_SPIN`.
+        // A wakeup already past (checked not to happen, see `next_wakeup_is_never_in_the_past`)
+        // would make the engine call `decide` again at once, continuously: modelled as steps of
+        // at most `ENGINE_SPIN`.
         let wake = m.next_wakeup();
         let stale = wake.is_some_and(|w| w <= now);
         match c.pick(4) {
@@ -453,6 +454,12 @@ fn check_run(data: Vec<u32>) -> Result<(), TestCaseError> {
                 ));
             }
             *seen = s.restart_count;
+        }
+        // After a `decide`, a wakeup is always in the future (a past one makes the engine spin).
+        if let Some(w) = m.next_wakeup() {
+            if w <= now {
+                fail(format!("{now}: next_wakeup() is {w}, not after the decide"));
+            }
         }
         for a in actions {
             match a {
@@ -735,11 +742,10 @@ fn a_computed_terminal_phase_is_never_left() {
     );
 }
 
-/// Known bug, reported: a container's start back-off (`not_before`, after a config error) is
-/// never cleared once the pod terminates, so `next_wakeup()` returns a time already past (the
-/// engine then re-runs `decide` in a busy loop) and hides the real next deadline.
+/// Regression (was a known bug): a container's start back-off (`not_before`, after a config
+/// error) was never cleared once the pod terminated, so `next_wakeup()` returned a time already
+/// past (the engine then re-ran `decide` in a busy loop) and hid the real next deadline.
 #[test]
-#[ignore = "known bug: next_wakeup() can be in the past while the pod terminates"]
 fn next_wakeup_is_never_in_the_past() {
     let mut a = regular("a");
     a.pre_stop = Some(exec("sleep 100"));
@@ -798,4 +804,78 @@ fn next_wakeup_is_never_in_the_past() {
     m.decide(t20);
     // The only thing left to wait for is a's preStop deadline, at 50 s.
     assert_eq!(m.next_wakeup(), Some(Timestamp::from_secs(50)));
+}
+
+/// While the worker is busy (here: a postStart hook that runs for minutes), a start back-off of
+/// another container is not acted on, so it is no wakeup: it would be one at first and, once
+/// past, make the engine spin.
+#[test]
+fn a_start_back_off_is_no_wakeup_while_the_worker_is_busy() {
+    let mut a = regular("a");
+    a.post_start = Some(exec("sleep 600"));
+    let p = plan(vec![], vec![regular("b"), a], RestartPolicy::Always, 30);
+    let wall = WallClock {
+        epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+    };
+    let node = NodeInfo {
+        node_name: "node".into(),
+        host_ip: "127.0.0.1".into(),
+    };
+    let mut m = PodMachine::new(p, wall, node, Timestamp::ZERO);
+    let t0 = Timestamp::ZERO;
+    let b0 = InstanceId {
+        container: ContainerRef::Regular(0),
+        restart_count: 0,
+    };
+    let a0 = InstanceId {
+        container: ContainerRef::Regular(1),
+        restart_count: 0,
+    };
+    m.decide(t0);
+    m.observe(
+        t0,
+        Observation::SandboxReady {
+            pod_ip: "127.244.0.2".into(),
+        },
+    );
+    assert!(m
+        .decide(t0)
+        .contains(&Action::StartContainer { instance: b0 }));
+    m.observe(
+        t0,
+        Observation::ContainerStartFailed {
+            instance: b0,
+            reason: StartFailure::CreateContainerConfigError,
+            message: "configmap \"x\" not found".into(),
+        },
+    );
+    assert!(m
+        .decide(t0)
+        .contains(&Action::StartContainer { instance: a0 }));
+    m.observe(
+        t0,
+        Observation::ContainerStarted {
+            instance: a0,
+            at: t0,
+        },
+    );
+    m.decide(t0);
+    // a's postStart runs: the worker is blocked, b's retry at 10 s cannot happen.
+    assert_eq!(m.next_wakeup(), None);
+    let t12 = Timestamp::from_secs(12);
+    assert!(m.decide(t12).is_empty());
+    assert_eq!(m.next_wakeup(), None);
+    // postStart returned: b is retried at once (its back-off is over; the instance the runtime
+    // never created took no restart count).
+    m.observe(
+        t12,
+        Observation::HookFinished {
+            instance: a0,
+            hook: HookType::PostStart,
+            result: Ok(()),
+        },
+    );
+    assert!(m
+        .decide(t12)
+        .contains(&Action::StartContainer { instance: b0 }));
 }
