@@ -434,17 +434,16 @@ impl PodMachine {
                     self.sandbox = SandboxState::Ready { pod_ip };
                 }
             }
+            // Answers to `CreateSandbox`: only one still awaited changes the sandbox. A late one
+            // (the pod was deleted and finished meanwhile, the sandbox is being removed) is
+            // recorded as the event it is and revives nothing.
             Observation::SandboxFailed { message } => {
-                self.sandbox = SandboxState::Failed {
-                    retry_at: now + SYNC_BACKOFF,
-                };
+                self.sandbox_failed(now);
                 let msg = format!("Failed to create pod sandbox: {message}");
                 self.event(now, EventType::Warning, "FailedCreatePodSandBox", msg, None);
             }
             Observation::MountFailed { message } => {
-                self.sandbox = SandboxState::Failed {
-                    retry_at: now + SYNC_BACKOFF,
-                };
+                self.sandbox_failed(now);
                 let msg = format!("Unable to attach or mount volumes: {message}");
                 self.event(now, EventType::Warning, "FailedMount", msg, None);
             }
@@ -511,6 +510,15 @@ impl PodMachine {
             }
         }
         self.update_conditions(now);
+    }
+
+    /// `CreateSandbox` failed (sandbox or volumes): SyncPod tries again after the back-off.
+    fn sandbox_failed(&mut self, now: Timestamp) {
+        if self.sandbox == SandboxState::Creating {
+            self.sandbox = SandboxState::Failed {
+                retry_at: now + SYNC_BACKOFF,
+            };
+        }
     }
 
     fn on_started(&mut self, now: Timestamp, id: InstanceId, at: Timestamp) {
@@ -1351,5 +1359,80 @@ impl PodMachine {
     ) {
         let path = r.field_path(&self.plan.container(r).name);
         self.event(at, event_type, reason, message, Some(path));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::test_plans::{container, pod};
+    use crate::plan::RestartPolicy;
+
+    fn machine(plan: PodPlan) -> PodMachine {
+        let wall = WallClock {
+            epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+        };
+        let node = NodeInfo {
+            node_name: "node".into(),
+            host_ip: "127.0.0.1".into(),
+        };
+        PodMachine::new(plan, wall, node, Timestamp::ZERO)
+    }
+
+    #[test]
+    fn a_late_sandbox_or_mount_failure_does_not_revive_a_finished_pod() {
+        for late in [
+            Observation::SandboxFailed {
+                message: "boom".into(),
+            },
+            Observation::MountFailed {
+                message: "no".into(),
+            },
+        ] {
+            let mut m = machine(pod(
+                vec![],
+                vec![container("app", ContainerKind::Regular)],
+                RestartPolicy::Always,
+            ));
+            assert!(m.decide(Timestamp::ZERO).contains(&Action::CreateSandbox));
+            // Deleted before the sandbox answered: nothing runs, the pod finishes at once.
+            m.observe(
+                Timestamp::from_secs(1),
+                Observation::DeleteRequested {
+                    grace_period_seconds: None,
+                },
+            );
+            assert!(m
+                .decide(Timestamp::from_secs(1))
+                .contains(&Action::RemoveSandbox));
+            assert!(m.is_finished());
+            m.observe(Timestamp::from_secs(2), late);
+            let after = m.decide(Timestamp::from_secs(2));
+            assert!(after.iter().all(|a| matches!(a, Action::RecordEvent(_))));
+            assert!(m.is_finished());
+            assert_eq!(m.next_wakeup(), None);
+            assert!(m.decide(Timestamp::from_secs(60)).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_sandbox_failure_while_creating_is_retried_after_the_back_off() {
+        let mut m = machine(pod(
+            vec![],
+            vec![container("app", ContainerKind::Regular)],
+            RestartPolicy::Always,
+        ));
+        m.decide(Timestamp::ZERO);
+        m.observe(
+            Timestamp::ZERO,
+            Observation::SandboxFailed {
+                message: "boom".into(),
+            },
+        );
+        assert!(!m.decide(Timestamp::ZERO).contains(&Action::CreateSandbox));
+        assert_eq!(m.next_wakeup(), Some(Timestamp::ZERO + SYNC_BACKOFF));
+        assert!(m
+            .decide(Timestamp::ZERO + SYNC_BACKOFF)
+            .contains(&Action::CreateSandbox));
     }
 }
