@@ -921,3 +921,103 @@ fn a_liveness_kill_deadline_uses_the_probe_level_grace() {
     );
     assert_eq!(sim.signals[0].kill_deadline, Some(at(7.0)));
 }
+
+// ---------------------------------------------------------------- TerminatePod's final status
+
+/// `(name, state, reason)` of each status: init containers in spec order, then regular ones.
+fn final_states(sim: &Sim) -> Vec<(String, &'static str, String)> {
+    let st = sim.machine.status();
+    st.init_container_statuses
+        .iter()
+        .flatten()
+        .chain(st.container_statuses.iter().flatten())
+        .map(|s| {
+            let state = s.state.clone().unwrap_or_default();
+            let (kind, reason) = match (&state.waiting, &state.running, &state.terminated) {
+                (Some(w), _, _) => ("waiting", w.reason.clone()),
+                (_, Some(_), _) => ("running", None),
+                (_, _, Some(t)) => ("terminated", t.reason.clone()),
+                _ => ("none", None),
+            };
+            (s.name.clone(), kind, reason.unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn a_pod_deleted_during_init_reports_lost_only_what_had_started() {
+    // init-a runs when the pod is deleted; the sidecar, init-b and app never started.
+    let p = plan(
+        vec![init("init-a"), sidecar("side"), init("init-b")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "init-a",
+        Behaviour {
+            exits: Some((s(60), 0)),
+            on_term: Some((ms(500), 143)),
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None).run(s(120));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start init-a #0
+     2.0 delete grace=None
+     2.0 event Normal Killing spec.initContainers{init-a}: Stopping container init-a
+     2.0 init-a SIGTERM
+     2.5 init-a exited 143
+     2.5 sandbox remove",
+    );
+    let w = |n: &str| (n.to_string(), "waiting", "PodInitializing".to_string());
+    assert_eq!(
+        final_states(&sim),
+        vec![
+            ("init-a".to_string(), "terminated", "Error".to_string()),
+            w("side"),
+            w("init-b"),
+            w("app"),
+        ]
+    );
+    assert_eq!(sim.machine.status().phase.as_deref(), Some("Failed"));
+}
+
+#[test]
+fn a_pod_deleted_while_its_last_sidecar_is_not_started_keeps_the_regular_containers_waiting() {
+    // init-a completed, the sidecar runs (its startup probe never succeeds), the regular
+    // containers never started: the pod is not initialized (its last init container is a sidecar
+    // that is not started), so app stays waiting; the sidecar, started, is stopped and terminated.
+    let mut side = sidecar("side");
+    let mut startup = probe(1, 100);
+    startup.period_seconds = 1;
+    side.startup_probe = Some(startup);
+    let p = plan(
+        vec![init("init-a"), side],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "init-a",
+        Behaviour {
+            exits: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
+    sim.probe_script = Some(Box::new(|_, _, _, _| {
+        ProbeOutcome::Failure("not yet".into())
+    }));
+    sim.delete(s(3), None).run(s(120));
+    assert_eq!(
+        final_states(&sim),
+        vec![
+            ("init-a".to_string(), "terminated", "Completed".to_string()),
+            ("side".to_string(), "terminated", "Error".to_string()),
+            ("app".to_string(), "waiting", "PodInitializing".to_string()),
+        ]
+    );
+}
