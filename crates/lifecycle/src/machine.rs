@@ -102,6 +102,9 @@ pub(crate) struct Instance {
     pub(crate) started_at: Option<Timestamp>,
     /// Its postStart hook runs (the status still shows it waiting).
     pub(crate) post_start_running: bool,
+    /// Its postStart hook failed and `startContainer` is killing it: the worker is still inside
+    /// the SyncPod that started it, so the status still shows it waiting until it exited.
+    pub(crate) post_start_kill: bool,
     /// Probe result counters, per probe it has.
     pub(crate) counters: BTreeMap<ProbeType, ProbeCounter>,
     /// Probe workers started and not stopped.
@@ -361,6 +364,7 @@ impl PodMachine {
                         &state.running.as_ref().and_then(|x| x.started_at.clone()),
                     ),
                     post_start_running: false,
+                    post_start_kill: false,
                     counters: BTreeMap::new(),
                     active_probes: BTreeSet::new(),
                     started: false,
@@ -675,6 +679,9 @@ impl PodMachine {
                             rec.start_error = Some(("PostStartHookError".into(), message));
                         }
                         if self.instance(id).is_some_and(Instance::is_alive) {
+                            if let Some(i) = self.instance_mut(id) {
+                                i.post_start_kill = true;
+                            }
                             self.busy = Some(Busy::Killing(id));
                             self.kill_container(
                                 now,
@@ -1177,6 +1184,7 @@ impl PodMachine {
             state: InstanceState::Creating,
             started_at: None,
             post_start_running: false,
+            post_start_kill: false,
             counters,
             active_probes: BTreeSet::new(),
             started: false,

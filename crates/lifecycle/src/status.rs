@@ -124,7 +124,9 @@ impl PodMachine {
                 s.last_state = last_terminated(rec.previous());
                 s.started = Some(false);
             }
-            InstanceState::Running if latest.post_start_running => {
+            // The same while its postStart runs and, if that failed, while it is killed:
+            // `startContainer` returns only after the kill (`killContainer` is synchronous).
+            InstanceState::Running if latest.post_start_running || latest.post_start_kill => {
                 s.state = Some(self.default_waiting());
                 s.last_state = last_terminated(rec.previous());
                 s.started = Some(false);

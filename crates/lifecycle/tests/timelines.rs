@@ -1021,3 +1021,60 @@ fn a_pod_deleted_while_its_last_sidecar_is_not_started_keeps_the_regular_contain
         ]
     );
 }
+
+#[test]
+fn a_container_whose_post_start_failed_is_reported_waiting_until_its_kill_returns() {
+    let mut a = with_pre_stop(regular("app"));
+    a.post_start = Some(exec("exit 1"));
+    let p = plan(vec![], vec![a], RestartPolicy::Never, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            post_start: (s(1), false),
+            pre_stop: (s(2), true),
+            on_term: Some((ms(100), 143)),
+            ..Default::default()
+        },
+    );
+    let app = |sim: &Sim| {
+        let st = sim.machine.status();
+        let cs = st.container_statuses.unwrap().remove(0);
+        (st.phase.unwrap(), cs)
+    };
+    // During postStart and during the kill after it failed (preStop from 1 s to 3 s, then
+    // SIGTERM) the worker is inside startContainer: the status is the one from before it.
+    for at in [ms(500), ms(1500), ms(3050)] {
+        sim.run(at);
+        let (phase, cs) = app(&sim);
+        let waiting = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
+        assert_eq!(
+            waiting.reason.as_deref(),
+            Some("ContainerCreating"),
+            "at {at:?}"
+        );
+        assert_eq!(
+            (cs.started, cs.ready, cs.restart_count),
+            (Some(false), false, 0)
+        );
+        assert!(cs.container_id.is_none() && cs.last_state.is_none());
+        assert_eq!(phase, "Pending");
+    }
+    sim.run(s(10));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start app #0
+     0.0 app PostStart run
+     1.0 event Warning FailedPostStartHook spec.containers{app}: PostStartHook failed
+     1.0 event Normal Killing spec.containers{app}: FailedPostStartHook
+     1.0 app PreStop run
+     3.0 app SIGTERM
+     3.1 app exited 143
+     3.1 sandbox remove",
+    );
+    let (phase, cs) = app(&sim);
+    let t = cs.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (143, Some("Error")));
+    assert_eq!(phase, "Failed");
+}
