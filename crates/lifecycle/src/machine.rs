@@ -171,8 +171,12 @@ impl ContainerRecord {
 pub(crate) struct Deletion {
     /// When the first deletion request arrived.
     pub(crate) requested_at: Timestamp,
-    /// The pod worker's effective grace (`calculateEffectiveGracePeriod`): only decreases.
+    /// The pod worker's effective grace (`calculateEffectiveGracePeriod`): only decreases, at
+    /// least 1 s. Kills begun keep the grace they began with.
     pub(crate) grace: i64,
+    /// `metadata.deletionGracePeriodSeconds` as the API server shows it: only decreases, 0 for
+    /// a force delete.
+    pub(crate) api_grace: i64,
 }
 
 /// Where the pod is in the pod worker's life: SyncPod, then SyncTerminatingPod, then
@@ -417,9 +421,12 @@ impl PodMachine {
         self.stage.deletion().is_some()
     }
 
-    /// When the deletion was requested and its effective grace period.
+    /// When the deletion was first requested, and `metadata.deletionGracePeriodSeconds` as the
+    /// API server shows it (`CheckGracefulDelete` / `BeforeDelete`): the requested grace, or the
+    /// spec's when none was given; 0 for a force delete; a later request only lowers it. (The
+    /// pod worker's grace, at least 1 s, is what the kills use.)
     pub fn deletion(&self) -> Option<(Timestamp, i64)> {
-        self.stage.deletion().map(|d| (d.requested_at, d.grace))
+        self.stage.deletion().map(|d| (d.requested_at, d.api_grace))
     }
 
     /// The pod is terminal and every process is gone: the worker may stop.
@@ -492,12 +499,25 @@ impl PodMachine {
                 grace_period_seconds,
             } => {
                 let previous = self.stage.deletion();
+                // `CheckGracefulDelete`: a pod whose status already shows a terminal phase is
+                // deleted at once (grace 0).
+                let requested = if self.terminal_shown.is_some() {
+                    Some(0)
+                } else {
+                    grace_period_seconds
+                };
+                let spec = self.plan.termination_grace_period_seconds;
                 let deletion = Deletion {
                     requested_at: previous.map_or(now, |d| d.requested_at),
                     grace: grace::effective_deletion_grace(
                         previous.map(|d| d.grace),
-                        grace_period_seconds,
-                        self.plan.termination_grace_period_seconds,
+                        requested,
+                        spec,
+                    ),
+                    api_grace: grace::api_deletion_grace(
+                        previous.map(|d| d.api_grace),
+                        requested,
+                        spec,
                     ),
                 };
                 match self.stage {
@@ -1421,6 +1441,60 @@ mod tests {
             assert_eq!(m.next_wakeup(), None);
             assert!(m.decide(Timestamp::from_secs(60)).is_empty());
         }
+    }
+
+    #[test]
+    fn deleting_a_pod_whose_status_shows_a_terminal_phase_is_a_zero_grace_deletion() {
+        // CheckGracefulDelete: a Succeeded/Failed pod is deleted at once, whatever was asked;
+        // here the deletion arrives before the worker's next sync stopped the pod.
+        let mut m = machine(pod(
+            vec![],
+            vec![container("app", ContainerKind::Regular)],
+            RestartPolicy::Never,
+        ));
+        let t = Timestamp::from_secs(1);
+        let app = InstanceId {
+            container: ContainerRef::Regular(0),
+            restart_count: 0,
+        };
+        m.decide(t);
+        m.observe(
+            t,
+            Observation::SandboxReady {
+                pod_ip: "127.244.0.2".into(),
+            },
+        );
+        m.decide(t);
+        m.observe(
+            t,
+            Observation::ContainerStarted {
+                instance: app,
+                at: t,
+            },
+        );
+        m.decide(t);
+        m.observe(
+            t,
+            Observation::ContainerExited {
+                instance: app,
+                at: t,
+                exit_code: 1,
+                signal: None,
+                termination_message: None,
+            },
+        );
+        assert_eq!(m.status().phase.as_deref(), Some("Failed"));
+        let later = Timestamp::from_secs(2);
+        m.observe(
+            later,
+            Observation::DeleteRequested {
+                grace_period_seconds: Some(30),
+            },
+        );
+        assert_eq!(m.deletion(), Some((later, 0)));
+        m.decide(later);
+        assert!(m.is_finished());
+        assert_eq!(m.status().phase.as_deref(), Some("Failed"));
     }
 
     #[test]

@@ -1078,3 +1078,176 @@ fn a_container_whose_post_start_failed_is_reported_waiting_until_its_kill_return
     assert_eq!((t.exit_code, t.reason.as_deref()), (143, Some("Error")));
     assert_eq!(phase, "Failed");
 }
+
+// ---------------------------------------------------------------- a shorter grace while killing
+//
+// The pod worker records a shorter grace (calculateEffectiveGracePeriod) and cancels the running
+// sync's context, but SyncTerminatingPod runs killPod on a context of its own (the pod worker's
+// is dropped: TODO #113606), so kills already in flight keep the grace they began with: a preStop
+// keeps its budget and a stop signal already sent keeps its SIGKILL deadline. The next sync
+// would use the shorter grace, but after a successful killPod the pod is terminated and there is
+// none. The API shows the lower deletionGracePeriodSeconds at once (0 for a force delete).
+
+#[test]
+fn a_force_delete_during_a_running_pre_stop_does_not_shorten_the_kill_in_flight() {
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), None);
+    sim.delete(s(5), Some(0));
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 0)));
+    sim.run(s(120));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start app #0
+     1.0 delete grace=None
+     1.0 event Normal Killing spec.containers{app}: Stopping container app
+     1.0 app PreStop run
+     5.0 delete grace=Some(0)
+    31.0 app SIGTERM
+    33.0 app SIGKILL
+    33.0 app exited 137 signal 9
+    33.0 sandbox remove",
+    );
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 0)));
+}
+
+#[test]
+fn a_force_delete_after_the_stop_signal_keeps_its_sigkill_deadline() {
+    let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None);
+    assert_eq!(sim.machine.deletion(), Some((at(2.0), 30)));
+    sim.delete(s(5), Some(0));
+    sim.run(s(120));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start app #0
+     2.0 delete grace=None
+     2.0 event Normal Killing spec.containers{app}: Stopping container app
+     2.0 app SIGTERM
+     5.0 delete grace=Some(0)
+    32.0 app SIGKILL
+    32.0 app exited 137 signal 9
+    32.0 sandbox remove",
+    );
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 2.0, Some(32.0)),
+            ("app".into(), "SIGKILL".into(), 32.0, None),
+        ]
+    );
+    assert_eq!(sim.machine.deletion(), Some((at(2.0), 0)));
+}
+
+#[test]
+fn a_second_graceful_delete_with_a_shorter_grace_lowers_the_api_value_but_not_the_kill() {
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(10), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), None);
+    sim.delete(s(3), Some(5));
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 5)));
+    // A longer one later changes nothing.
+    sim.delete(s(4), Some(60));
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 5)));
+    sim.run(s(120));
+    // preStop took 10 s of the 30 it began with: SIGTERM at 11, SIGKILL 20 s later.
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 11.0, Some(31.0)),
+            ("app".into(), "SIGKILL".into(), 31.0, None),
+        ]
+    );
+}
+
+#[test]
+fn a_shorter_grace_that_arrives_before_the_worker_began_killing_is_the_one_used() {
+    // The worker is busy in startContainer (postStart) when both deletions arrive: the kill that
+    // follows uses the shortest grace requested.
+    let mut a = regular("app");
+    a.post_start = Some(exec("sleep 10"));
+    let p = plan(vec![], vec![a], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            post_start: (s(10), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None);
+    sim.delete(s(4), Some(3));
+    sim.run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 10.0, Some(13.0)),
+            ("app".into(), "SIGKILL".into(), 13.0, None),
+        ]
+    );
+    assert_eq!(sim.machine.deletion(), Some((at(2.0), 3)));
+}
+
+#[test]
+fn a_force_delete_is_shown_as_zero_and_killed_with_one_second_of_pre_stop() {
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), Some(0));
+    // What the API server shows; the kubelet's pod worker uses max(0, 1) = 1 s.
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 0)));
+    sim.run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 2.0, Some(4.0)),
+            ("app".into(), "SIGKILL".into(), 4.0, None),
+        ]
+    );
+}
