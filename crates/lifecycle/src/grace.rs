@@ -30,6 +30,21 @@ pub fn effective_deletion_grace(previous: Option<i64>, requested: Option<i64>, s
     g.max(1)
 }
 
+/// `metadata.deletionGracePeriodSeconds` after a delete request, as the API server sets it
+/// (`podStrategy.CheckGracefulDelete`, then `BeforeDelete`): the requested value, or the spec's
+/// when none was requested; a negative value becomes 1; 0 (force) stays 0; once set it can only
+/// be lowered.
+pub fn api_deletion_grace(previous: Option<i64>, requested: Option<i64>, spec: i64) -> i64 {
+    let mut wanted = requested.unwrap_or(spec);
+    if wanted < 0 {
+        wanted = 1;
+    }
+    match previous {
+        Some(p) => p.min(wanted),
+        None => wanted,
+    }
+}
+
 /// The grace of one container kill when no override is passed (`setTerminationGracePeriod`):
 /// the pod's deletion grace wins; else a probe-level value for probe kills; else the spec.
 pub fn container_grace(
@@ -81,6 +96,18 @@ mod tests {
     #[test]
     fn a_zero_spec_grace_is_clamped_to_one_at_the_pod_worker() {
         assert_eq!(effective_deletion_grace(None, None, 0), 1);
+    }
+
+    #[test]
+    fn the_api_shows_zero_for_a_force_delete_and_only_ever_lowers_the_grace() {
+        assert_eq!(api_deletion_grace(None, Some(0), 30), 0);
+        assert_eq!(api_deletion_grace(None, None, 45), 45);
+        assert_eq!(api_deletion_grace(None, Some(-3), 30), 1);
+        assert_eq!(api_deletion_grace(Some(30), Some(5), 30), 5);
+        assert_eq!(api_deletion_grace(Some(5), Some(30), 30), 5);
+        assert_eq!(api_deletion_grace(Some(5), None, 30), 5);
+        assert_eq!(api_deletion_grace(Some(30), Some(0), 30), 0);
+        assert_eq!(api_deletion_grace(Some(0), Some(10), 30), 0);
     }
 
     #[test]

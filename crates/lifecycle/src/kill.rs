@@ -315,11 +315,12 @@ impl PodMachine {
         }
     }
 
-    /// When `decide` must run for the next kill deadline, if any.
-    pub(crate) fn next_kill_deadline(&self) -> Option<Timestamp> {
+    /// Every deadline a kill in progress waits for (preStop budget, ordering wait, `SIGKILL`).
+    pub(crate) fn kill_deadlines(&self) -> Vec<Timestamp> {
         self.records
             .values()
             .flat_map(|r| r.instances.iter())
+            .filter(|i| i.is_alive())
             .filter_map(|i| i.kill.as_ref())
             .filter_map(|k| match k.stage {
                 KillStage::PreStop { deadline, .. } | KillStage::Ordering { deadline, .. } => {
@@ -328,7 +329,7 @@ impl PodMachine {
                 KillStage::Stopping { sigkill_at } => Some(sigkill_at),
                 KillStage::Killed => None,
             })
-            .min()
+            .collect()
     }
 }
 

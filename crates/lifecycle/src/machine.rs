@@ -102,6 +102,9 @@ pub(crate) struct Instance {
     pub(crate) started_at: Option<Timestamp>,
     /// Its postStart hook runs (the status still shows it waiting).
     pub(crate) post_start_running: bool,
+    /// Its postStart hook failed and `startContainer` is killing it: the worker is still inside
+    /// the SyncPod that started it, so the status still shows it waiting until it exited.
+    pub(crate) post_start_kill: bool,
     /// Probe result counters, per probe it has.
     pub(crate) counters: BTreeMap<ProbeType, ProbeCounter>,
     /// Probe workers started and not stopped.
@@ -168,8 +171,12 @@ impl ContainerRecord {
 pub(crate) struct Deletion {
     /// When the first deletion request arrived.
     pub(crate) requested_at: Timestamp,
-    /// The pod worker's effective grace (`calculateEffectiveGracePeriod`): only decreases.
+    /// The pod worker's effective grace (`calculateEffectiveGracePeriod`): only decreases, at
+    /// least 1 s. Kills begun keep the grace they began with.
     pub(crate) grace: i64,
+    /// `metadata.deletionGracePeriodSeconds` as the API server shows it: only decreases, 0 for
+    /// a force delete.
+    pub(crate) api_grace: i64,
 }
 
 /// Where the pod is in the pod worker's life: SyncPod, then SyncTerminatingPod, then
@@ -241,6 +248,13 @@ pub struct PodMachine {
     pub(crate) conditions: BTreeMap<&'static str, (bool, Timestamp)>,
     /// Actions decided and not yet returned by `decide`.
     pub(crate) pending: Vec<Action>,
+    /// The first terminal phase the status showed (after an `observe` or `decide`): from then on
+    /// the phase is this one, as `generateAPIPodStatus` forces a computed phase back to a
+    /// terminal one the status manager or the API server already has, and the worker stops the
+    /// pod (SyncPod returns "terminal").
+    pub(crate) terminal_shown: Option<Phase>,
+    /// When `decide` last ran: `next_wakeup` only names later times.
+    pub(crate) last_decide: Timestamp,
 }
 
 /// Where the pod runs: node name and host IP, rendered into status and the downward API.
@@ -271,6 +285,8 @@ impl PodMachine {
             stage: PodStage::Running,
             conditions: BTreeMap::new(),
             pending: Vec::new(),
+            terminal_shown: None,
+            last_decide: now,
             plan,
         };
         let msg = format!(
@@ -352,6 +368,7 @@ impl PodMachine {
                         &state.running.as_ref().and_then(|x| x.started_at.clone()),
                     ),
                     post_start_running: false,
+                    post_start_kill: false,
                     counters: BTreeMap::new(),
                     active_probes: BTreeSet::new(),
                     started: false,
@@ -404,9 +421,12 @@ impl PodMachine {
         self.stage.deletion().is_some()
     }
 
-    /// When the deletion was requested and its effective grace period.
+    /// When the deletion was first requested, and `metadata.deletionGracePeriodSeconds` as the
+    /// API server shows it (`CheckGracefulDelete` / `BeforeDelete`): the requested grace, or the
+    /// spec's when none was given; 0 for a force delete; a later request only lowers it. (The
+    /// pod worker's grace, at least 1 s, is what the kills use.)
     pub fn deletion(&self) -> Option<(Timestamp, i64)> {
-        self.stage.deletion().map(|d| (d.requested_at, d.grace))
+        self.stage.deletion().map(|d| (d.requested_at, d.api_grace))
     }
 
     /// The pod is terminal and every process is gone: the worker may stop.
@@ -425,17 +445,16 @@ impl PodMachine {
                     self.sandbox = SandboxState::Ready { pod_ip };
                 }
             }
+            // Answers to `CreateSandbox`: only one still awaited changes the sandbox. A late one
+            // (the pod was deleted and finished meanwhile, the sandbox is being removed) is
+            // recorded as the event it is and revives nothing.
             Observation::SandboxFailed { message } => {
-                self.sandbox = SandboxState::Failed {
-                    retry_at: now + SYNC_BACKOFF,
-                };
+                self.sandbox_failed(now);
                 let msg = format!("Failed to create pod sandbox: {message}");
                 self.event(now, EventType::Warning, "FailedCreatePodSandBox", msg, None);
             }
             Observation::MountFailed { message } => {
-                self.sandbox = SandboxState::Failed {
-                    retry_at: now + SYNC_BACKOFF,
-                };
+                self.sandbox_failed(now);
                 let msg = format!("Unable to attach or mount volumes: {message}");
                 self.event(now, EventType::Warning, "FailedMount", msg, None);
             }
@@ -480,12 +499,25 @@ impl PodMachine {
                 grace_period_seconds,
             } => {
                 let previous = self.stage.deletion();
+                // `CheckGracefulDelete`: a pod whose status already shows a terminal phase is
+                // deleted at once (grace 0).
+                let requested = if self.terminal_shown.is_some() {
+                    Some(0)
+                } else {
+                    grace_period_seconds
+                };
+                let spec = self.plan.termination_grace_period_seconds;
                 let deletion = Deletion {
                     requested_at: previous.map_or(now, |d| d.requested_at),
                     grace: grace::effective_deletion_grace(
                         previous.map(|d| d.grace),
-                        grace_period_seconds,
-                        self.plan.termination_grace_period_seconds,
+                        requested,
+                        spec,
+                    ),
+                    api_grace: grace::api_deletion_grace(
+                        previous.map(|d| d.api_grace),
+                        requested,
+                        spec,
                     ),
                 };
                 match self.stage {
@@ -502,6 +534,15 @@ impl PodMachine {
             }
         }
         self.update_conditions(now);
+    }
+
+    /// `CreateSandbox` failed (sandbox or volumes): SyncPod tries again after the back-off.
+    fn sandbox_failed(&mut self, now: Timestamp) {
+        if self.sandbox == SandboxState::Creating {
+            self.sandbox = SandboxState::Failed {
+                retry_at: now + SYNC_BACKOFF,
+            };
+        }
     }
 
     fn on_started(&mut self, now: Timestamp, id: InstanceId, at: Timestamp) {
@@ -658,6 +699,9 @@ impl PodMachine {
                             rec.start_error = Some(("PostStartHookError".into(), message));
                         }
                         if self.instance(id).is_some_and(Instance::is_alive) {
+                            if let Some(i) = self.instance_mut(id) {
+                                i.post_start_kill = true;
+                            }
                             self.busy = Some(Busy::Killing(id));
                             self.kill_container(
                                 now,
@@ -772,6 +816,7 @@ impl PodMachine {
 
     /// What to do at `now`, from everything recorded so far.
     pub fn decide(&mut self, now: Timestamp) -> Vec<Action> {
+        self.last_decide = self.last_decide.max(now);
         self.progress_kills(now);
         if self.stage.terminal().is_none() {
             self.sync(now);
@@ -789,22 +834,89 @@ impl PodMachine {
         std::mem::take(&mut self.pending)
     }
 
-    /// The earliest time `decide` must run again without a new fact.
+    /// The earliest time `decide` must run again without a new fact: the next kill deadline, the
+    /// sandbox retry, or the end of a start back-off (sync back-off after a config error,
+    /// CrashLoopBackOff), each only when a `decide` at that time would act on it, and only
+    /// times after the last `decide` (a past wakeup would make the engine spin).
     pub fn next_wakeup(&self) -> Option<Timestamp> {
-        let mut t: Option<Timestamp> = None;
-        let mut consider = |x: Timestamp| t = Some(t.map_or(x, |t| t.min(x)));
-        for rec in self.records.values() {
-            if let Some(nb) = rec.not_before {
-                consider(nb);
+        let mut candidates = self.kill_deadlines();
+        if let SandboxState::Failed { retry_at } = self.sandbox {
+            // SyncPod reaches the sandbox only when idle and not terminating.
+            if self.busy.is_none() && matches!(self.stage, PodStage::Running | PodStage::Completing)
+            {
+                candidates.push(retry_at);
             }
         }
-        if let Some(deadline) = self.next_kill_deadline() {
-            consider(deadline);
+        candidates.extend(
+            self.start_candidates()
+                .into_iter()
+                .filter_map(|r| self.records[&r].not_before),
+        );
+        candidates
+            .into_iter()
+            .filter(|t| *t > self.last_decide)
+            .min()
+    }
+
+    /// The containers whose start (or restart) the next SyncPod would attempt, in `sync`'s order:
+    /// nothing while the worker is busy, the pod is done or being deleted, or the sandbox is not
+    /// ready; before initialization the one init container `sync_init_containers` stops at; after
+    /// it, exited sidecars and regular containers never started or due to restart.
+    fn start_candidates(&self) -> Vec<ContainerRef> {
+        if self.busy.is_some()
+            || self.stage != PodStage::Running
+            || !matches!(self.sandbox, SandboxState::Ready { .. })
+            || self.probe_kill_candidate().is_some()
+            || self.pod_is_done()
+            || self.terminal_shown.is_some()
+        {
+            return Vec::new();
         }
-        if let SandboxState::Failed { retry_at } = self.sandbox {
-            consider(retry_at);
+        if !self.initialized() {
+            for idx in 0..self.plan.init_containers.len() {
+                let r = ContainerRef::Init(idx);
+                let c = self.plan.container(r);
+                match self.records[&r].latest() {
+                    None => return vec![r],
+                    Some(i) if i.is_alive() => {
+                        if c.kind == ContainerKind::Sidecar && i.is_running() && i.started {
+                            continue;
+                        }
+                        return Vec::new();
+                    }
+                    Some(i) => {
+                        let code = i.exit().map_or(0, |(_, code)| code);
+                        if c.kind == ContainerKind::Init && code == 0 {
+                            continue;
+                        }
+                        if container_should_restart(c, self.plan.restart_policy, code) {
+                            return vec![r];
+                        }
+                        return Vec::new();
+                    }
+                }
+            }
+            return Vec::new();
         }
-        t
+        let sidecars = (0..self.plan.init_containers.len())
+            .map(ContainerRef::Init)
+            .filter(|r| {
+                self.plan.container(*r).kind == ContainerKind::Sidecar && self.latest_exited(*r)
+            });
+        let regular = (0..self.plan.containers.len())
+            .map(ContainerRef::Regular)
+            .filter(
+                |r| match self.records[r].latest().map(|i| (i.is_alive(), i.exit())) {
+                    None => true,
+                    Some((false, Some((_, code)))) => container_should_restart(
+                        self.plan.container(*r),
+                        self.plan.restart_policy,
+                        code,
+                    ),
+                    _ => false,
+                },
+            );
+        sidecars.chain(regular).collect()
     }
 
     fn sync(&mut self, now: Timestamp) {
@@ -841,7 +953,8 @@ impl PodMachine {
             self.kill_for_probe(now, id, reason);
             return;
         }
-        if self.stage == PodStage::Completing || self.pod_is_done() {
+        if self.stage == PodStage::Completing || self.pod_is_done() || self.terminal_shown.is_some()
+        {
             if self.stage == PodStage::Running {
                 self.stage = PodStage::Completing;
                 self.kill_pod(now, None);
@@ -1091,6 +1204,7 @@ impl PodMachine {
             state: InstanceState::Creating,
             started_at: None,
             post_start_running: false,
+            post_start_kill: false,
             counters,
             active_probes: BTreeSet::new(),
             started: false,
@@ -1273,5 +1387,134 @@ impl PodMachine {
     ) {
         let path = r.field_path(&self.plan.container(r).name);
         self.event(at, event_type, reason, message, Some(path));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::test_plans::{container, pod};
+    use crate::plan::RestartPolicy;
+
+    fn machine(plan: PodPlan) -> PodMachine {
+        let wall = WallClock {
+            epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+        };
+        let node = NodeInfo {
+            node_name: "node".into(),
+            host_ip: "127.0.0.1".into(),
+        };
+        PodMachine::new(plan, wall, node, Timestamp::ZERO)
+    }
+
+    #[test]
+    fn a_late_sandbox_or_mount_failure_does_not_revive_a_finished_pod() {
+        for late in [
+            Observation::SandboxFailed {
+                message: "boom".into(),
+            },
+            Observation::MountFailed {
+                message: "no".into(),
+            },
+        ] {
+            let mut m = machine(pod(
+                vec![],
+                vec![container("app", ContainerKind::Regular)],
+                RestartPolicy::Always,
+            ));
+            assert!(m.decide(Timestamp::ZERO).contains(&Action::CreateSandbox));
+            // Deleted before the sandbox answered: nothing runs, the pod finishes at once.
+            m.observe(
+                Timestamp::from_secs(1),
+                Observation::DeleteRequested {
+                    grace_period_seconds: None,
+                },
+            );
+            assert!(m
+                .decide(Timestamp::from_secs(1))
+                .contains(&Action::RemoveSandbox));
+            assert!(m.is_finished());
+            m.observe(Timestamp::from_secs(2), late);
+            let after = m.decide(Timestamp::from_secs(2));
+            assert!(after.iter().all(|a| matches!(a, Action::RecordEvent(_))));
+            assert!(m.is_finished());
+            assert_eq!(m.next_wakeup(), None);
+            assert!(m.decide(Timestamp::from_secs(60)).is_empty());
+        }
+    }
+
+    #[test]
+    fn deleting_a_pod_whose_status_shows_a_terminal_phase_is_a_zero_grace_deletion() {
+        // CheckGracefulDelete: a Succeeded/Failed pod is deleted at once, whatever was asked;
+        // here the deletion arrives before the worker's next sync stopped the pod.
+        let mut m = machine(pod(
+            vec![],
+            vec![container("app", ContainerKind::Regular)],
+            RestartPolicy::Never,
+        ));
+        let t = Timestamp::from_secs(1);
+        let app = InstanceId {
+            container: ContainerRef::Regular(0),
+            restart_count: 0,
+        };
+        m.decide(t);
+        m.observe(
+            t,
+            Observation::SandboxReady {
+                pod_ip: "127.244.0.2".into(),
+            },
+        );
+        m.decide(t);
+        m.observe(
+            t,
+            Observation::ContainerStarted {
+                instance: app,
+                at: t,
+            },
+        );
+        m.decide(t);
+        m.observe(
+            t,
+            Observation::ContainerExited {
+                instance: app,
+                at: t,
+                exit_code: 1,
+                signal: None,
+                termination_message: None,
+            },
+        );
+        assert_eq!(m.status().phase.as_deref(), Some("Failed"));
+        let later = Timestamp::from_secs(2);
+        m.observe(
+            later,
+            Observation::DeleteRequested {
+                grace_period_seconds: Some(30),
+            },
+        );
+        assert_eq!(m.deletion(), Some((later, 0)));
+        m.decide(later);
+        assert!(m.is_finished());
+        assert_eq!(m.status().phase.as_deref(), Some("Failed"));
+    }
+
+    #[test]
+    fn a_sandbox_failure_while_creating_is_retried_after_the_back_off() {
+        let mut m = machine(pod(
+            vec![],
+            vec![container("app", ContainerKind::Regular)],
+            RestartPolicy::Always,
+        ));
+        m.decide(Timestamp::ZERO);
+        m.observe(
+            Timestamp::ZERO,
+            Observation::SandboxFailed {
+                message: "boom".into(),
+            },
+        );
+        assert!(!m.decide(Timestamp::ZERO).contains(&Action::CreateSandbox));
+        assert_eq!(m.next_wakeup(), Some(Timestamp::ZERO + SYNC_BACKOFF));
+        assert!(m
+            .decide(Timestamp::ZERO + SYNC_BACKOFF)
+            .contains(&Action::CreateSandbox));
     }
 }

@@ -178,8 +178,9 @@ fn drive(
         }
         // Time moves forward: either to the machine's next wakeup or by a random step that
         // does not skip it (the engine's side of the contract: `decide` runs at the wakeup).
-        // A wakeup already past (see `next_wakeup_is_never_in_the_past`) makes the engine call
-        // `decide` again at once, continuously: modelled as steps of at most `ENGINE_SPIN`.
+        // A wakeup already past (checked not to happen, see `next_wakeup_is_never_in_the_past`)
+        // would make the engine call `decide` again at once, continuously: modelled as steps of
+        // at most `ENGINE_SPIN`.
         let wake = m.next_wakeup();
         let stale = wake.is_some_and(|w| w <= now);
         match c.pick(4) {
@@ -424,39 +425,26 @@ fn check_run(data: Vec<u32>) -> Result<(), TestCaseError> {
     );
     let (_, steps) = drive(plan, &mut c, 400, |m, rt, now, actions| {
         let status = m.status();
-        // A terminal phase is sticky: once the machine recorded one, the status shows it for
-        // good. (The stronger form, on every computed phase, fails: see
-        // `a_computed_terminal_phase_is_never_left`.)
+        // A terminal phase is sticky: once the status showed one, it shows it for good, and the
+        // machine's final phase is that one.
         let phase = status.phase.clone().unwrap_or_default();
-        match (&terminal, m.terminal_phase()) {
-            (Some(t), _) if *t != phase => fail(format!("{now}: phase left {t} for {phase}")),
-            (None, Some(p)) if p.as_str() != phase => {
-                fail(format!("{now}: terminal {p:?} but the status says {phase}"))
-            }
-            (None, Some(_)) => terminal = Some(phase),
+        match &terminal {
+            Some(t) if *t != phase => fail(format!("{now}: phase left {t} for {phase}")),
+            None if phase == "Succeeded" || phase == "Failed" => terminal = Some(phase.clone()),
             _ => {}
         }
-        // restartCount never decreases. Known exception (reported, not fixed): while the runtime
-        // has not created an instance yet, the status already shows its restart count, and a
-        // CreateContainerConfigError / CreateContainerError then takes it back (see
-        // `restart_count_is_not_shown_before_the_runtime_created_the_instance`).
-        let not_created: BTreeSet<String> = rt
-            .creating
-            .iter()
-            .filter(|(_, created)| !**created)
-            .map(|(id, _)| *id)
-            .chain(actions.iter().filter_map(|a| match a {
-                Action::StartContainer { instance } => Some(*instance),
-                _ => None,
-            }))
-            .map(|id| m.plan().container(id.container).name.clone())
-            .collect();
+        if let Some(p) = m.terminal_phase() {
+            if p.as_str() != phase {
+                fail(format!("{now}: terminal {p:?} but the status says {phase}"));
+            }
+        }
+        // restartCount never decreases, also while an instance is being created and when its
+        // creation fails (CreateContainerConfigError / CreateContainerError).
         for s in status
             .init_container_statuses
             .iter()
             .flatten()
             .chain(status.container_statuses.iter().flatten())
-            .filter(|s| !not_created.contains(&s.name))
         {
             let seen = restarts.entry(s.name.clone()).or_insert(s.restart_count);
             if s.restart_count < *seen {
@@ -466,6 +454,12 @@ fn check_run(data: Vec<u32>) -> Result<(), TestCaseError> {
                 ));
             }
             *seen = s.restart_count;
+        }
+        // After a `decide`, a wakeup is always in the future (a past one makes the engine spin).
+        if let Some(w) = m.next_wakeup() {
+            if w <= now {
+                fail(format!("{now}: next_wakeup() is {w}, not after the decide"));
+            }
         }
         for a in actions {
             match a {
@@ -513,7 +507,8 @@ fn check_run(data: Vec<u32>) -> Result<(), TestCaseError> {
                         ));
                         continue;
                     };
-                    let grace = m.deletion().map_or(spec_grace, |(_, g)| g);
+                    // The pod worker's grace: the API's deletionGracePeriodSeconds, at least 1.
+                    let grace = m.deletion().map_or(spec_grace, |(_, g)| g.max(1));
                     let slack = if m.plan().container(r).kind == ContainerKind::Sidecar {
                         3
                     } else {
@@ -578,11 +573,10 @@ proptest! {
     }
 }
 
-/// Known bug, reported: the kubelet's status cannot show an instance before the runtime created
-/// it, so a failed creation never lowers `restartCount`; podvisor shows the new count as soon as
-/// `StartContainer` is decided and drops back when the creation fails.
+/// Regression (was a known bug): the kubelet's status cannot show an instance before the runtime
+/// created it, so a failed creation never lowers `restartCount`; podvisor showed the new count as
+/// soon as `StartContainer` was decided and dropped back when the creation failed.
 #[test]
-#[ignore = "known bug: restartCount is shown before the runtime created the instance"]
 fn restart_count_is_not_shown_before_the_runtime_created_the_instance() {
     let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
     let wall = WallClock {
@@ -627,14 +621,38 @@ fn restart_count_is_not_shown_before_the_runtime_created_the_instance() {
     // The restart is decided: no container #1 exists in the runtime yet.
     m.decide(Timestamp::from_secs(1));
     assert_eq!(restart_count(&m), 0, "shown before the runtime created it");
+    let second = InstanceId {
+        container: ContainerRef::Regular(0),
+        restart_count: 1,
+    };
+    // The creation fails: nothing was created, nothing to take back.
+    m.observe(
+        Timestamp::from_secs(1),
+        Observation::ContainerStartFailed {
+            instance: second,
+            reason: StartFailure::CreateContainerConfigError,
+            message: "configmap \"x\" not found".into(),
+        },
+    );
+    m.decide(Timestamp::from_secs(1));
+    assert_eq!(restart_count(&m), 0);
+    // The retry after the sync back-off is created by the runtime: now it counts.
+    let retry = m.decide(Timestamp::from_secs(11));
+    assert!(retry.contains(&Action::StartContainer { instance: second }));
+    assert_eq!(restart_count(&m), 0);
+    m.observe(
+        Timestamp::from_secs(11),
+        Observation::ContainerCreated { instance: second },
+    );
+    assert_eq!(restart_count(&m), 1);
 }
 
-/// Known bug, reported: the kubelet never lets the phase leave Succeeded/Failed
-/// (`generateAPIPodStatus` forces an "illegal phase transition" back); podvisor computes the
-/// phase afresh until the pod is finished, so a sidecar restart in flight when the last regular
-/// container of a `Never` pod exits turns `Failed` back into `Running`.
+/// Regression (was a known bug): the kubelet never lets the phase leave Succeeded/Failed
+/// (`generateAPIPodStatus` forces a computed phase back to the terminal one the status manager or
+/// the API server has); podvisor computed the phase afresh until the pod was finished, so a
+/// sidecar restart in flight when the last regular container of a `Never` pod exits turned
+/// `Failed` back into `Running`.
 #[test]
-#[ignore = "known bug: the computed phase can leave Failed before the machine finishes"]
 fn a_computed_terminal_phase_is_never_left() {
     let p = plan(
         vec![sidecar("side")],
@@ -709,13 +727,26 @@ fn a_computed_terminal_phase_is_never_left() {
         Some("Failed"),
         "left a terminal phase"
     );
+    // SyncPod saw a terminal phase: the worker stops what still runs, and the pod ends Failed.
+    let actions = m.decide(t);
+    assert!(actions.iter().any(|a| matches!(
+        a,
+        Action::Signal { instance, signal: Signal::SIGTERM, .. } if *instance == side(1)
+    )));
+    assert_eq!(m.status().phase.as_deref(), Some("Failed"));
+    m.observe(t, exited(side(1), 143));
+    m.decide(t);
+    assert!(m.is_finished());
+    assert_eq!(
+        m.terminal_phase(),
+        Some(podvisor_lifecycle::phase::Phase::Failed)
+    );
 }
 
-/// Known bug, reported: a container's start back-off (`not_before`, after a config error) is
-/// never cleared once the pod terminates, so `next_wakeup()` returns a time already past (the
-/// engine then re-runs `decide` in a busy loop) and hides the real next deadline.
+/// Regression (was a known bug): a container's start back-off (`not_before`, after a config
+/// error) was never cleared once the pod terminated, so `next_wakeup()` returned a time already
+/// past (the engine then re-ran `decide` in a busy loop) and hid the real next deadline.
 #[test]
-#[ignore = "known bug: next_wakeup() can be in the past while the pod terminates"]
 fn next_wakeup_is_never_in_the_past() {
     let mut a = regular("a");
     a.pre_stop = Some(exec("sleep 100"));
@@ -774,4 +805,78 @@ fn next_wakeup_is_never_in_the_past() {
     m.decide(t20);
     // The only thing left to wait for is a's preStop deadline, at 50 s.
     assert_eq!(m.next_wakeup(), Some(Timestamp::from_secs(50)));
+}
+
+/// While the worker is busy (here: a postStart hook that runs for minutes), a start back-off of
+/// another container is not acted on, so it is no wakeup: it would be one at first and, once
+/// past, make the engine spin.
+#[test]
+fn a_start_back_off_is_no_wakeup_while_the_worker_is_busy() {
+    let mut a = regular("a");
+    a.post_start = Some(exec("sleep 600"));
+    let p = plan(vec![], vec![regular("b"), a], RestartPolicy::Always, 30);
+    let wall = WallClock {
+        epoch: "2026-01-01T00:00:00Z".parse().unwrap(),
+    };
+    let node = NodeInfo {
+        node_name: "node".into(),
+        host_ip: "127.0.0.1".into(),
+    };
+    let mut m = PodMachine::new(p, wall, node, Timestamp::ZERO);
+    let t0 = Timestamp::ZERO;
+    let b0 = InstanceId {
+        container: ContainerRef::Regular(0),
+        restart_count: 0,
+    };
+    let a0 = InstanceId {
+        container: ContainerRef::Regular(1),
+        restart_count: 0,
+    };
+    m.decide(t0);
+    m.observe(
+        t0,
+        Observation::SandboxReady {
+            pod_ip: "127.244.0.2".into(),
+        },
+    );
+    assert!(m
+        .decide(t0)
+        .contains(&Action::StartContainer { instance: b0 }));
+    m.observe(
+        t0,
+        Observation::ContainerStartFailed {
+            instance: b0,
+            reason: StartFailure::CreateContainerConfigError,
+            message: "configmap \"x\" not found".into(),
+        },
+    );
+    assert!(m
+        .decide(t0)
+        .contains(&Action::StartContainer { instance: a0 }));
+    m.observe(
+        t0,
+        Observation::ContainerStarted {
+            instance: a0,
+            at: t0,
+        },
+    );
+    m.decide(t0);
+    // a's postStart runs: the worker is blocked, b's retry at 10 s cannot happen.
+    assert_eq!(m.next_wakeup(), None);
+    let t12 = Timestamp::from_secs(12);
+    assert!(m.decide(t12).is_empty());
+    assert_eq!(m.next_wakeup(), None);
+    // postStart returned: b is retried at once (its back-off is over; the instance the runtime
+    // never created took no restart count).
+    m.observe(
+        t12,
+        Observation::HookFinished {
+            instance: a0,
+            hook: HookType::PostStart,
+            result: Ok(()),
+        },
+    );
+    assert!(m
+        .decide(t12)
+        .contains(&Action::StartContainer { instance: b0 }));
 }

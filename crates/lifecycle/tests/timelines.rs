@@ -921,3 +921,333 @@ fn a_liveness_kill_deadline_uses_the_probe_level_grace() {
     );
     assert_eq!(sim.signals[0].kill_deadline, Some(at(7.0)));
 }
+
+// ---------------------------------------------------------------- TerminatePod's final status
+
+/// `(name, state, reason)` of each status: init containers in spec order, then regular ones.
+fn final_states(sim: &Sim) -> Vec<(String, &'static str, String)> {
+    let st = sim.machine.status();
+    st.init_container_statuses
+        .iter()
+        .flatten()
+        .chain(st.container_statuses.iter().flatten())
+        .map(|s| {
+            let state = s.state.clone().unwrap_or_default();
+            let (kind, reason) = match (&state.waiting, &state.running, &state.terminated) {
+                (Some(w), _, _) => ("waiting", w.reason.clone()),
+                (_, Some(_), _) => ("running", None),
+                (_, _, Some(t)) => ("terminated", t.reason.clone()),
+                _ => ("none", None),
+            };
+            (s.name.clone(), kind, reason.unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn a_pod_deleted_during_init_reports_lost_only_what_had_started() {
+    // init-a runs when the pod is deleted; the sidecar, init-b and app never started.
+    let p = plan(
+        vec![init("init-a"), sidecar("side"), init("init-b")],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "init-a",
+        Behaviour {
+            exits: Some((s(60), 0)),
+            on_term: Some((ms(500), 143)),
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None).run(s(120));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start init-a #0
+     2.0 delete grace=None
+     2.0 event Normal Killing spec.initContainers{init-a}: Stopping container init-a
+     2.0 init-a SIGTERM
+     2.5 init-a exited 143
+     2.5 sandbox remove",
+    );
+    let w = |n: &str| (n.to_string(), "waiting", "PodInitializing".to_string());
+    assert_eq!(
+        final_states(&sim),
+        vec![
+            ("init-a".to_string(), "terminated", "Error".to_string()),
+            w("side"),
+            w("init-b"),
+            w("app"),
+        ]
+    );
+    assert_eq!(sim.machine.status().phase.as_deref(), Some("Failed"));
+}
+
+#[test]
+fn a_pod_deleted_while_its_last_sidecar_is_not_started_keeps_the_regular_containers_waiting() {
+    // init-a completed, the sidecar runs (its startup probe never succeeds), the regular
+    // containers never started: the pod is not initialized (its last init container is a sidecar
+    // that is not started), so app stays waiting; the sidecar, started, is stopped and terminated.
+    let mut side = sidecar("side");
+    let mut startup = probe(1, 100);
+    startup.period_seconds = 1;
+    side.startup_probe = Some(startup);
+    let p = plan(
+        vec![init("init-a"), side],
+        vec![regular("app")],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "init-a",
+        Behaviour {
+            exits: Some((s(1), 0)),
+            ..Default::default()
+        },
+    );
+    sim.probe_script = Some(Box::new(|_, _, _, _| {
+        ProbeOutcome::Failure("not yet".into())
+    }));
+    sim.delete(s(3), None).run(s(120));
+    assert_eq!(
+        final_states(&sim),
+        vec![
+            ("init-a".to_string(), "terminated", "Completed".to_string()),
+            ("side".to_string(), "terminated", "Error".to_string()),
+            ("app".to_string(), "waiting", "PodInitializing".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_container_whose_post_start_failed_is_reported_waiting_until_its_kill_returns() {
+    let mut a = with_pre_stop(regular("app"));
+    a.post_start = Some(exec("exit 1"));
+    let p = plan(vec![], vec![a], RestartPolicy::Never, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            post_start: (s(1), false),
+            pre_stop: (s(2), true),
+            on_term: Some((ms(100), 143)),
+            ..Default::default()
+        },
+    );
+    let app = |sim: &Sim| {
+        let st = sim.machine.status();
+        let cs = st.container_statuses.unwrap().remove(0);
+        (st.phase.unwrap(), cs)
+    };
+    // During postStart and during the kill after it failed (preStop from 1 s to 3 s, then
+    // SIGTERM) the worker is inside startContainer: the status is the one from before it.
+    for at in [ms(500), ms(1500), ms(3050)] {
+        sim.run(at);
+        let (phase, cs) = app(&sim);
+        let waiting = cs.state.as_ref().unwrap().waiting.as_ref().unwrap();
+        assert_eq!(
+            waiting.reason.as_deref(),
+            Some("ContainerCreating"),
+            "at {at:?}"
+        );
+        assert_eq!(
+            (cs.started, cs.ready, cs.restart_count),
+            (Some(false), false, 0)
+        );
+        assert!(cs.container_id.is_none() && cs.last_state.is_none());
+        assert_eq!(phase, "Pending");
+    }
+    sim.run(s(10));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start app #0
+     0.0 app PostStart run
+     1.0 event Warning FailedPostStartHook spec.containers{app}: PostStartHook failed
+     1.0 event Normal Killing spec.containers{app}: FailedPostStartHook
+     1.0 app PreStop run
+     3.0 app SIGTERM
+     3.1 app exited 143
+     3.1 sandbox remove",
+    );
+    let (phase, cs) = app(&sim);
+    let t = cs.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!((t.exit_code, t.reason.as_deref()), (143, Some("Error")));
+    assert_eq!(phase, "Failed");
+}
+
+// ---------------------------------------------------------------- a shorter grace while killing
+//
+// The pod worker records a shorter grace (calculateEffectiveGracePeriod) and cancels the running
+// sync's context, but SyncTerminatingPod runs killPod on a context of its own (the pod worker's
+// is dropped: TODO #113606), so kills already in flight keep the grace they began with: a preStop
+// keeps its budget and a stop signal already sent keeps its SIGKILL deadline. The next sync
+// would use the shorter grace, but after a successful killPod the pod is terminated and there is
+// none. The API shows the lower deletionGracePeriodSeconds at once (0 for a force delete).
+
+#[test]
+fn a_force_delete_during_a_running_pre_stop_does_not_shorten_the_kill_in_flight() {
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), None);
+    sim.delete(s(5), Some(0));
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 0)));
+    sim.run(s(120));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start app #0
+     1.0 delete grace=None
+     1.0 event Normal Killing spec.containers{app}: Stopping container app
+     1.0 app PreStop run
+     5.0 delete grace=Some(0)
+    31.0 app SIGTERM
+    33.0 app SIGKILL
+    33.0 app exited 137 signal 9
+    33.0 sandbox remove",
+    );
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 0)));
+}
+
+#[test]
+fn a_force_delete_after_the_stop_signal_keeps_its_sigkill_deadline() {
+    let p = plan(vec![], vec![regular("app")], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None);
+    assert_eq!(sim.machine.deletion(), Some((at(2.0), 30)));
+    sim.delete(s(5), Some(0));
+    sim.run(s(120));
+    insta_like(
+        &sim.lines_without(NOISE),
+        "
+     0.0 sandbox create
+     0.0 start app #0
+     2.0 delete grace=None
+     2.0 event Normal Killing spec.containers{app}: Stopping container app
+     2.0 app SIGTERM
+     5.0 delete grace=Some(0)
+    32.0 app SIGKILL
+    32.0 app exited 137 signal 9
+    32.0 sandbox remove",
+    );
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 2.0, Some(32.0)),
+            ("app".into(), "SIGKILL".into(), 32.0, None),
+        ]
+    );
+    assert_eq!(sim.machine.deletion(), Some((at(2.0), 0)));
+}
+
+#[test]
+fn a_second_graceful_delete_with_a_shorter_grace_lowers_the_api_value_but_not_the_kill() {
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(10), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), None);
+    sim.delete(s(3), Some(5));
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 5)));
+    // A longer one later changes nothing.
+    sim.delete(s(4), Some(60));
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 5)));
+    sim.run(s(120));
+    // preStop took 10 s of the 30 it began with: SIGTERM at 11, SIGKILL 20 s later.
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 11.0, Some(31.0)),
+            ("app".into(), "SIGKILL".into(), 31.0, None),
+        ]
+    );
+}
+
+#[test]
+fn a_shorter_grace_that_arrives_before_the_worker_began_killing_is_the_one_used() {
+    // The worker is busy in startContainer (postStart) when both deletions arrive: the kill that
+    // follows uses the shortest grace requested.
+    let mut a = regular("app");
+    a.post_start = Some(exec("sleep 10"));
+    let p = plan(vec![], vec![a], RestartPolicy::Always, 30);
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            post_start: (s(10), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(2), None);
+    sim.delete(s(4), Some(3));
+    sim.run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 10.0, Some(13.0)),
+            ("app".into(), "SIGKILL".into(), 13.0, None),
+        ]
+    );
+    assert_eq!(sim.machine.deletion(), Some((at(2.0), 3)));
+}
+
+#[test]
+fn a_force_delete_is_shown_as_zero_and_killed_with_one_second_of_pre_stop() {
+    let p = plan(
+        vec![],
+        vec![with_pre_stop(regular("app"))],
+        RestartPolicy::Always,
+        30,
+    );
+    let mut sim = Sim::new(p).behave(
+        "app",
+        Behaviour {
+            pre_stop: (s(100), true),
+            on_term: None,
+            ..Default::default()
+        },
+    );
+    sim.delete(s(1), Some(0));
+    // What the API server shows; the kubelet's pod worker uses max(0, 1) = 1 s.
+    assert_eq!(sim.machine.deletion(), Some((at(1.0), 0)));
+    sim.run(s(120));
+    assert_eq!(
+        signal_lines(&sim),
+        vec![
+            ("app".into(), "SIGTERM".into(), 2.0, Some(4.0)),
+            ("app".into(), "SIGKILL".into(), 4.0, None),
+        ]
+    );
+}
