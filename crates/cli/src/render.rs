@@ -143,6 +143,12 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
         }
         Happening::Phase { phase } => style.paint(BLUE, &format!("phase {}", phase.as_str())),
         Happening::Deleting {
+            grace_period_seconds: 0,
+        } => style.paint(
+            YELLOW,
+            "force deleting: the kubelet still gives preStop 1 s and the stop signal 2 s",
+        ),
+        Happening::Deleting {
             grace_period_seconds,
         } => style.paint(
             YELLOW,

@@ -591,3 +591,87 @@ spec:
     );
     assert_eq!(r.pod("sidecars")["status"]["phase"], "Succeeded");
 }
+
+#[test]
+fn a_second_interrupt_kills_every_container_at_once() {
+    let d = tmp();
+    let token = format!("{}", 4_000_000 + std::process::id());
+    let file = d.path().join("pod.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: stuck}}
+spec:
+  terminationGracePeriodSeconds: 40
+  containers:
+  - name: app
+    image: busybox
+    command: ['sleep', '{token}']
+    lifecycle:
+      preStop:
+        exec: {{command: ['sleep', '30']}}
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = podvisor()
+        .args(["run", "--no-color", "-f"])
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_line = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = l.contains(what);
+                    seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(_) => panic!("never saw {what:?}:\n{}", seen.join("\n")),
+            }
+        }
+    };
+    let sigint = || {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap()
+    };
+    wait_line("started, pid");
+    sigint();
+    wait_line("preStop running");
+    let t = Instant::now();
+    sigint();
+    wait_line("second interrupt");
+    let status = child.wait().unwrap();
+    let took = t.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        took < Duration::from_secs(10),
+        "the second interrupt waited {took:?} (the preStop sleeps 30 s)"
+    );
+    assert!(processes_with(&token).is_empty(), "processes survived");
+}

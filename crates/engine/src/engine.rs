@@ -237,6 +237,12 @@ impl<R: Runtime> Engine<R> {
                 }
                 answer(reply, Ok(()));
             }
+            Command::KillAll { reply } => {
+                for entry in self.pods.values().chain(&self.detached) {
+                    let _ = entry.tx.send(WorkerMsg::KillNow);
+                }
+                answer(reply, Ok(()));
+            }
             Command::PodKeys { reply } => {
                 let mut keys: Vec<PodKey> = self.pods.keys().cloned().collect();
                 keys.sort();

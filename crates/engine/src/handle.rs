@@ -138,6 +138,14 @@ pub enum Command {
         /// Done.
         reply: Reply<()>,
     },
+    /// SIGKILL every running container of every pod now, without waiting for preStop hooks or
+    /// grace periods: what a node losing power does to its containers, not a Kubernetes
+    /// deletion (a force delete does not shorten a kill in flight). `podvisor run`'s second
+    /// interrupt.
+    KillAll {
+        /// Done.
+        reply: Reply<()>,
+    },
     /// The keys of every pod that has a worker, sorted.
     PodKeys {
         /// The keys.
@@ -369,6 +377,11 @@ impl EngineHandle {
             reply,
         })
         .await
+    }
+
+    /// See [`Command::KillAll`].
+    pub async fn kill_all(&self) -> Result<(), EngineError> {
+        self.call(|reply| Command::KillAll { reply }).await
     }
 
     /// See [`Command::PodKeys`].

@@ -13,6 +13,7 @@ use podvisor_lifecycle::machine::PodMachine;
 use podvisor_lifecycle::observation::{HookType, InstanceId, Observation, StartFailure};
 use podvisor_lifecycle::phase::Phase;
 use podvisor_lifecycle::plan::{ContainerRef, HandlerPlan, PodPlan, ProbeType};
+use podvisor_lifecycle::signal::Signal;
 use podvisor_lifecycle::termination_message::termination_message;
 use podvisor_lifecycle::time::Timestamp;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -57,6 +58,8 @@ pub(crate) enum WorkerMsg {
         annotations: Option<std::collections::BTreeMap<String, String>>,
         reply: oneshot::Sender<Pod>,
     },
+    /// SIGKILL every running container now (see `Command::KillAll`).
+    KillNow,
     /// The pod's sandbox and IP, for connections into the pod (port-forward).
     Sandbox {
         reply: tokio::sync::oneshot::Sender<Option<(SandboxId, String)>>,
@@ -234,6 +237,7 @@ impl<R: Runtime> PodWorker<R> {
                 self.removed = true;
                 self.emit(now, None, Happening::Removed);
             }
+            WorkerMsg::KillNow => self.kill_now(now),
             WorkerMsg::Sandbox { reply } => {
                 let ip = self.machine.pod_ip().map(str::to_string);
                 let _ = reply.send(self.sandbox.clone().zip(ip));
@@ -282,6 +286,46 @@ impl<R: Runtime> PodWorker<R> {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// SIGKILLs the current instance of every container the status shows running; the machine
+    /// then observes their exits as after any SIGKILL.
+    fn kill_now(&mut self, now: Timestamp) {
+        let status = self.render().status.unwrap_or_default();
+        let running: Vec<String> = status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+            .filter(|s| s.state.as_ref().is_some_and(|st| st.running.is_some()))
+            .map(|s| s.name.clone())
+            .collect();
+        for name in running {
+            let current = self
+                .containers
+                .iter()
+                .filter(|(i, _)| self.plan().container(i.container).name == name)
+                .max_by_key(|(i, _)| i.restart_count)
+                .map(|(_, (id, _))| id.clone());
+            let Some(id) = current else { continue };
+            self.emit(
+                now,
+                Some(name.clone()),
+                Happening::Signal {
+                    signal: Signal::SIGKILL,
+                    kill_after: None,
+                },
+            );
+            if let Err(e) = self.io.runtime.signal(&id, Signal::SIGKILL) {
+                self.emit(
+                    now,
+                    Some(name),
+                    Happening::Problem {
+                        message: error_chain(&e),
+                    },
+                );
             }
         }
     }

@@ -1,5 +1,5 @@
 //! `podvisor run`: run pods in the foreground, print the live timeline, delete them gracefully
-//! on `--stop-after` or SIGINT/SIGTERM (a second signal force-deletes), wait until every process
+//! on `--stop-after` or SIGINT/SIGTERM (a second signal SIGKILLs every container), wait until every process
 //! is gone, and optionally print the final Pods and Events as a `v1` List.
 
 use std::io::IsTerminal;
@@ -249,8 +249,14 @@ fn delete_on_request(
             _ = sigint.recv() => {}
             _ = sigterm.recv() => {}
         }
-        eprintln!("force deleting (waiting for every process to be gone)");
+        // A force delete would not shorten the kills in flight (the kubelet finishes them):
+        // the second interrupt kills every container now instead, as a power loss would.
+        eprintln!(
+            "second interrupt: SIGKILL to every container now (on a cluster, a force delete \
+             removes the pods from the API but the kubelet still finishes the kills in flight)"
+        );
         let _ = engine.delete_all(Some(0)).await;
+        let _ = engine.kill_all().await;
     });
     Ok(())
 }
