@@ -89,6 +89,7 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
             exit_code,
             signal,
             ran_for,
+            message,
         } => {
             let how = match signal {
                 Some(9) => " (SIGKILL)".to_string(),
@@ -99,7 +100,20 @@ pub fn line(e: &TimelineEntry, style: Style, multi_pod: bool) -> Option<String> 
                 .map(|d| format!(" after {}", human_duration(d)))
                 .unwrap_or_default();
             let color = if *exit_code == 0 { GREEN } else { RED };
-            style.paint(color, &format!("exited with code {exit_code}{how}{ran}"))
+            // The reason the status shows: Completed for 0, Error otherwise (no OOM killer here).
+            let reason = if *exit_code == 0 {
+                "Completed"
+            } else {
+                "Error"
+            };
+            let message = message
+                .as_deref()
+                .map(|m| format!(", message {:?}", m.trim_end()))
+                .unwrap_or_default();
+            style.paint(
+                color,
+                &format!("exited with code {exit_code}{how}{ran}: {reason}{message}"),
+            )
         }
         Happening::HookStarted { hook, handler } => {
             style.paint(MAGENTA, &format!("{} running: {handler}", hook_name(*hook)))
@@ -246,5 +260,76 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(3)), "3 ms");
         assert_eq!(human_duration(Duration::from_millis(1250)), "1.25 s");
         assert_eq!(human_duration(Duration::from_secs(123)), "2m03s");
+    }
+
+    fn entry(container: Option<&str>, what: Happening) -> TimelineEntry {
+        TimelineEntry {
+            at: podvisor_lifecycle::time::Timestamp::from_duration(Duration::from_secs(2)),
+            pod: podvisor_lifecycle::plan::PodKey {
+                namespace: "default".into(),
+                name: "p".into(),
+            },
+            container: container.map(str::to_string),
+            what,
+        }
+    }
+
+    #[test]
+    fn an_exit_shows_its_reason_and_termination_message() {
+        let plain = Style { color: false };
+        let l = line(
+            &entry(
+                Some("main"),
+                Happening::Exited {
+                    exit_code: 0,
+                    signal: None,
+                    ran_for: Some(Duration::from_millis(2010)),
+                    message: Some("Sleep expired\n".into()),
+                },
+            ),
+            plain,
+            false,
+        )
+        .unwrap();
+        assert!(
+            l.ends_with("exited with code 0 after 2.01 s: Completed, message \"Sleep expired\""),
+            "{l}"
+        );
+        let l = line(
+            &entry(
+                Some("main"),
+                Happening::Exited {
+                    exit_code: 137,
+                    signal: Some(9),
+                    ran_for: None,
+                    message: None,
+                },
+            ),
+            plain,
+            false,
+        )
+        .unwrap();
+        assert!(l.ends_with("exited with code 137 (SIGKILL): Error"), "{l}");
+    }
+
+    #[test]
+    fn a_force_delete_says_what_the_kubelet_still_gives() {
+        let l = line(
+            &entry(
+                None,
+                Happening::Deleting {
+                    grace_period_seconds: 0,
+                },
+            ),
+            Style { color: false },
+            false,
+        )
+        .unwrap();
+        assert!(
+            l.contains(
+                "force deleting: the kubelet still gives preStop 1 s and the stop signal 2 s"
+            ),
+            "{l}"
+        );
     }
 }

@@ -1,7 +1,7 @@
-//! Every manifest in `examples/` runs under `podvisor run` as the README shows it: the input is
-//! accepted (no exit code 2), every pod of the file is reported with a phase, events were
-//! recorded, and `--stop-after` ends the run with every process gone. The examples run side by
-//! side, each with its own state directory.
+//! Every manifest in `examples/` runs under `podvisor run` as its `# Demo:` line shows it: the
+//! input is accepted (no exit code 2), every pod of the file ends in the phase its `# Expect:`
+//! line names, events were recorded, and the run ends with every process gone. The examples run
+//! side by side, each with its own state directory.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -18,6 +18,15 @@ fn examples() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+/// The value of a `# <key>: ...` comment line.
+fn comment(file: &PathBuf, key: &str) -> String {
+    let text = std::fs::read_to_string(file).expect("example readable");
+    let prefix = format!("# {key}: ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_else(|| panic!("{} has no `{prefix}` line", file.display()))
 }
 
 /// The pod names a manifest declares.
@@ -40,6 +49,13 @@ fn every_example_runs_and_reports_its_pods() {
         .iter()
         .map(|f| {
             let dir = tempfile::tempdir().expect("temp dir");
+            let demo = comment(f, "Demo");
+            let stop = demo
+                .split_whitespace()
+                .skip_while(|w| *w != "--stop-after")
+                .nth(1)
+                .unwrap_or_else(|| panic!("{}: no --stop-after in {demo:?}", f.display()))
+                .to_string();
             let child = Command::new(env!("CARGO_BIN_EXE_podvisor"))
                 .args([
                     "run",
@@ -47,7 +63,7 @@ fn every_example_runs_and_reports_its_pods() {
                     "-o",
                     "json",
                     "--stop-after",
-                    "3s",
+                    &stop,
                     "-f",
                 ])
                 .arg(f)
@@ -79,9 +95,14 @@ fn every_example_runs_and_reports_its_pods() {
                 .find(|i| i["kind"] == "Pod" && i["metadata"]["name"] == pod.as_str())
                 .unwrap_or_else(|| panic!("{name}: pod {pod} not reported; stderr:\n{stderr}"));
             let phase = reported["status"]["phase"].as_str().unwrap_or_default();
-            assert!(
-                ["Succeeded", "Failed"].contains(&phase),
-                "{name}: pod {pod} ended {phase:?} (every process is gone at exit); stderr:\n{stderr}"
+            let expect = comment(&file, "Expect");
+            let want = expect
+                .split(|c: char| !c.is_alphabetic())
+                .next()
+                .unwrap_or_default();
+            assert_eq!(
+                phase, want,
+                "{name}: pod {pod} ended {phase:?}, the example expects {expect:?}; stderr:\n{stderr}"
             );
             assert!(
                 items.iter().any(|i| i["kind"] == "Event"

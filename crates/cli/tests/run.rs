@@ -675,3 +675,37 @@ spec:
     );
     assert!(processes_with(&token).is_empty(), "processes survived");
 }
+
+#[test]
+fn the_default_state_directory_is_removed_at_exit_unless_kept() {
+    let d = tmp();
+    let file = d.path().join("pod.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: once}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, command: ['true']}\n",
+    )
+    .unwrap();
+    let tmpdir = d.path().join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    for keep in [false, true] {
+        let mut cmd = podvisor();
+        cmd.args(["run", "--no-color", "-f"])
+            .arg(&file)
+            .env("TMPDIR", &tmpdir)
+            .stdin(Stdio::null());
+        if keep {
+            cmd.arg("--keep");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(&tmpdir).unwrap().flatten().collect();
+        assert_eq!(left.len(), usize::from(keep), "keep={keep}: {left:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.contains("logs: "), keep, "{stderr}");
+    }
+}

@@ -53,6 +53,8 @@ pub enum Happening {
         signal: Option<i32>,
         /// How long it ran.
         ran_for: Option<Duration>,
+        /// The termination message recorded in its status (file or log tail), if any.
+        message: Option<String>,
     },
     /// A hook began.
     HookStarted {

@@ -337,7 +337,7 @@ impl<R: Runtime> PodWorker<R> {
                 exit_code,
                 signal,
                 at,
-                ..
+                termination_message,
             } => {
                 let ran_for = self
                     .containers
@@ -350,6 +350,10 @@ impl<R: Runtime> PodWorker<R> {
                         exit_code: *exit_code,
                         signal: *signal,
                         ran_for,
+                        message: termination_message
+                            .as_deref()
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_string),
                     },
                 );
             }

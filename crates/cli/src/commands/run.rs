@@ -42,9 +42,13 @@ pub struct RunArgs {
     /// Print the final Pods and Events to stdout as a v1 List.
     #[arg(short = 'o', long, value_enum)]
     output: Option<Output>,
-    /// Where pod directories and container logs go (default: a new directory under $TMPDIR).
+    /// Where pod directories and container logs go (default: a new directory under $TMPDIR,
+    /// removed at exit unless --keep).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Keep the default state directory (pod directories and container logs) at exit.
+    #[arg(long)]
+    keep: bool,
     /// Never colour the timeline.
     #[arg(long)]
     no_color: bool,
@@ -162,7 +166,11 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
             failed = true;
         }
     }
-    eprintln!("logs: {}", state_dir.join("logs").display());
+    // A state directory of our own making goes unless asked to keep it.
+    let keep = args.keep || args.state_dir.is_some();
+    if keep {
+        eprintln!("logs: {}", state_dir.join("logs").display());
+    }
 
     if let Some(format) = args.output {
         let mut items: Vec<serde_json::Value> = Vec::new();
@@ -184,6 +192,15 @@ async fn run(args: RunArgs, inputs: input::Inputs) -> Result<ExitCode> {
                 "{}",
                 serde_saphyr::to_string(&list).context("serialising YAML")?
             ),
+        }
+    }
+    if !keep {
+        // Every process is gone (wait_all): nothing uses the directory any more.
+        if let Err(e) = std::fs::remove_dir_all(&state_dir) {
+            eprintln!(
+                "warning: could not remove {}: {e} (remove it by hand)",
+                state_dir.display()
+            );
         }
     }
     Ok(if failed {
