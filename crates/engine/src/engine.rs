@@ -211,6 +211,12 @@ impl<R: Runtime> Engine<R> {
                 argv,
                 reply,
             } => self.exec_command(key, container, argv, reply),
+            Command::ExecTty {
+                key,
+                container,
+                argv,
+                reply,
+            } => self.exec_tty(key, container, argv, reply),
             Command::ConnectToPod { key, port, reply } => self.connect_to_pod(key, port, reply),
             Command::DeleteAll {
                 grace_period_seconds,
@@ -561,6 +567,38 @@ impl<R: Runtime> Engine<R> {
                 Some(id) => runtime
                     .exec_command(&id, &argv)
                     .map_err(|e| not_running(format!("{container}: {e}"))),
+                None => Err(not_running(container)),
+            };
+            answer(reply, r);
+        });
+    }
+
+    fn exec_tty(
+        &mut self,
+        key: PodKey,
+        container: String,
+        argv: Vec<String>,
+        reply: Reply<crate::runtime::TtyExec>,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        let Some(entry) = self.pods.get(&key) else {
+            return answer(reply, Err(EngineError::pod_not_found(&key)));
+        };
+        let _ = entry.tx.send(WorkerMsg::RunningContainer {
+            name: container.clone(),
+            reply: tx,
+        });
+        let runtime = self.runtime.clone();
+        tokio::spawn(async move {
+            let not_running = |container: String| EngineError::NotRunning {
+                pod: key.clone(),
+                container,
+            };
+            let r = match rx.await.ok().flatten() {
+                Some(id) => runtime
+                    .exec_tty(&id, &argv)
+                    .await
+                    .map_err(|e| not_running(format!("{container}: {}", error_chain(&e)))),
                 None => Err(not_running(container)),
             };
             answer(reply, r);

@@ -121,6 +121,18 @@ pub enum Command {
         /// The command, ready to spawn.
         reply: Reply<tokio::process::Command>,
     },
+    /// The same with a pseudo-terminal (`kubectl exec -t`): the terminal exists, the command
+    /// runs once the caller starts it.
+    ExecTty {
+        /// Which pod.
+        key: PodKey,
+        /// Which container.
+        container: String,
+        /// The command.
+        argv: Vec<String>,
+        /// The prepared command and its terminal.
+        reply: Reply<crate::runtime::TtyExec>,
+    },
     /// A TCP connection to a port on the pod's IP, from inside its network namespace
     /// (`kubectl port-forward`).
     ConnectToPod {
@@ -318,6 +330,22 @@ impl EngineHandle {
         argv: &[String],
     ) -> Result<tokio::process::Command, EngineError> {
         self.call(|reply| Command::ExecCommand {
+            key: key.clone(),
+            container: container.to_string(),
+            argv: argv.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// See [`Command::ExecTty`].
+    pub async fn exec_tty(
+        &self,
+        key: &PodKey,
+        container: &str,
+        argv: &[String],
+    ) -> Result<crate::runtime::TtyExec, EngineError> {
+        self.call(|reply| Command::ExecTty {
             key: key.clone(),
             container: container.to_string(),
             argv: argv.to_vec(),

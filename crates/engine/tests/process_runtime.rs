@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use podvisor_engine::runtime::process::{Isolation, LinuxRuntime, LinuxRuntimeConfig};
 use podvisor_engine::runtime::{
-    ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec,
+    ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec, TerminalSize,
 };
 use podvisor_lifecycle::plan::PodKey;
 use podvisor_lifecycle::signal::Signal;
@@ -439,5 +439,114 @@ async fn share_process_namespace_puts_the_pods_containers_in_one_pid_namespace()
     rt.signal(&a.id, Signal::SIGTERM).unwrap();
     let st = rt.wait(&a.id).await.unwrap();
     assert_eq!(st.signal, Some(15));
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+/// Reads a terminal until it reports end of output (every slave closed), with a deadline.
+async fn read_terminal(t: &podvisor_engine::runtime::Terminal) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read_all = async {
+        loop {
+            match t.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read_all)
+        .await
+        .expect("the terminal never reached end of output");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn an_exec_with_a_tty_runs_on_a_pts_of_the_container_as_its_controlling_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600"))
+        .await
+        .unwrap();
+    // `echo > /dev/tty` only works with a controlling terminal; `stty size` reads the size set
+    // before the command started; stderr goes to the terminal too.
+    let script = "tty; stty size; echo ctty > /dev/tty; echo $GREETING-err >&2; exit 3";
+    let argv: Vec<String> = vec!["sh".into(), "-c".into(), script.into()];
+    let mut exec = rt.exec_tty(&c.id, &argv).await.unwrap();
+    exec.terminal
+        .resize(TerminalSize {
+            width: 123,
+            height: 37,
+        })
+        .unwrap();
+    exec.start().unwrap();
+    let out = read_terminal(&exec.terminal).await;
+    let status = exec.child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(3), "{out}");
+    // A terminal turns "\n" into "\r\n" (ONLCR): this output went through one.
+    assert_eq!(
+        out.replace("\r\n", "\n"),
+        "/dev/pts/0\n37 123\nctty\nhi-err\n",
+        "{out:?}"
+    );
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
+    rt.wait(&c.id).await.unwrap();
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+/// Reads a terminal until `needle` has been seen, with a deadline.
+async fn read_until(t: &podvisor_engine::runtime::Terminal, seen: &mut String, needle: &str) {
+    let mut buf = [0u8; 4096];
+    let read = async {
+        while !seen.contains(needle) {
+            let n = t.read(&mut buf).await.unwrap();
+            assert!(n > 0, "end of output before {needle:?}: {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .unwrap_or_else(|_| panic!("never saw {needle:?}"));
+}
+
+#[tokio::test]
+async fn a_tty_exec_reads_its_input_from_the_terminal_and_sees_resizes() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600"))
+        .await
+        .unwrap();
+    let argv: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        "read line; echo got-$line; stty size; read again; stty size".into(),
+    ];
+    let mut exec = rt.exec_tty(&c.id, &argv).await.unwrap();
+    exec.start().unwrap();
+    // Input typed on a terminal ends with a carriage return; ICRNL makes it a newline.
+    exec.terminal.write_all(b"abc\r").await.unwrap();
+    let mut seen = String::new();
+    read_until(&exec.terminal, &mut seen, "got-abc").await;
+    read_until(&exec.terminal, &mut seen, "0 0").await;
+    exec.terminal
+        .resize(TerminalSize {
+            width: 90,
+            height: 20,
+        })
+        .unwrap();
+    exec.terminal.write_all(b"\r").await.unwrap();
+    read_until(&exec.terminal, &mut seen, "20 90").await;
+    assert!(exec.child.wait().await.unwrap().success());
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
+    rt.wait(&c.id).await.unwrap();
     rt.remove_sandbox(&sb.id).await.unwrap();
 }

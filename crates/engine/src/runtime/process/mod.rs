@@ -14,6 +14,7 @@
 //! * The monitor dies with the supervisor when `die_with_parent` is set, taking its container
 //!   with it (PR_SET_PDEATHSIG): `podvisor run` never leaves a process behind.
 
+pub mod pty;
 pub mod shim;
 mod sys;
 
@@ -39,7 +40,7 @@ use shim::{ContainerConfig, Report, SetupFailure, SetupStep};
 
 use super::{
     ContainerId, ContainerSpec, ExecOutput, ExitStatus, Runtime, RuntimeError, SandboxId,
-    SandboxInfo, SandboxSpec, StartedContainer,
+    SandboxInfo, SandboxSpec, StartedContainer, TtyExec,
 };
 
 /// How containers are isolated on this machine.
@@ -141,6 +142,33 @@ impl LinuxRuntime {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The exec monitor (`__shim <mode> <pid> <cwd> <ns> -- argv`) for a running container.
+    fn exec_monitor(
+        &self,
+        mode: &str,
+        id: &ContainerId,
+        argv: &[String],
+    ) -> Result<Command, RuntimeError> {
+        let (pid, cwd) = {
+            let st = self.lock();
+            let c = st
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
+            (c.pid, c.cwd.clone())
+        };
+        let ns = if self.isolation == Isolation::Namespaces {
+            "1"
+        } else {
+            "0"
+        };
+        let mut cmd = self.shim();
+        cmd.args([mode, &pid.to_string(), &cwd, ns, "--"])
+            .args(argv);
+        cmd.kill_on_drop(true);
+        Ok(cmd)
     }
 
     fn shim(&self) -> Command {
@@ -475,24 +503,49 @@ impl Runtime for LinuxRuntime {
     }
 
     fn exec_command(&self, id: &ContainerId, argv: &[String]) -> Result<Command, RuntimeError> {
-        let (pid, cwd) = {
-            let st = self.lock();
-            let c = st
-                .containers
-                .get(id)
-                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
-            (c.pid, c.cwd.clone())
+        self.exec_monitor("exec", id, argv)
+    }
+
+    async fn exec_tty(&self, id: &ContainerId, argv: &[String]) -> Result<TtyExec, RuntimeError> {
+        let exec_err = |source| RuntimeError::Exec {
+            container: id.clone(),
+            argv: argv.to_vec(),
+            source,
         };
-        let ns = if self.isolation == Isolation::Namespaces {
-            "1"
-        } else {
-            "0"
+        // The console socket (runc's --console-socket): the monitor's stdin. It sends the pty
+        // master it opened inside the container, then waits for one byte to run the command.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(exec_err)?;
+        let mut cmd = self.exec_monitor("exec-tty", id, argv)?;
+        cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(exec_err)?;
+        // The command holds our copy of the monitor's end: drop it, so a monitor that fails
+        // before sending the terminal ends the wait below.
+        drop(cmd);
+        let received = tokio::task::spawn_blocking(move || {
+            let fd = sys::recv_fd(ours.as_fd())?;
+            Ok::<_, io::Error>((fd, ours))
+        })
+        .await
+        .map_err(|e| exec_err(io::Error::other(e)))?;
+        let (master, go) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                let mut stderr = String::new();
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut stderr).await;
+                }
+                let _ = child.wait().await;
+                let stderr = stderr.trim();
+                return Err(exec_err(if stderr.is_empty() {
+                    e
+                } else {
+                    io::Error::other(stderr.to_string())
+                }));
+            }
         };
-        let mut cmd = self.shim();
-        cmd.args(["exec", &pid.to_string(), &cwd, ns, "--"])
-            .args(argv);
-        cmd.kill_on_drop(true);
-        Ok(cmd)
+        let terminal = pty::Terminal::new(master).map_err(exec_err)?;
+        Ok(TtyExec::new(child, terminal, go))
     }
 
     async fn connect_tcp(

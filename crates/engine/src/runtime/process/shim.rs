@@ -6,8 +6,11 @@
 //!   namespaces, forks the container's main process (PID 1 in its namespace) with its mounts,
 //!   log file and environment, reports `started`, reaps it (and any orphan: it is a child
 //!   subreaper) and reports `exited`.
-//! * `exec <pid> <cwd> -- argv...`: runs a command inside a container's namespaces with its
-//!   environment (CRI ExecSync), exiting with its code.
+//! * `exec <pid> <cwd> <ns> -- argv...`: runs a command inside a container's namespaces with
+//!   its environment (CRI ExecSync), exiting with its code.
+//! * `exec-tty <pid> <cwd> <ns> -- argv...`: the same with a pseudo-terminal opened inside the
+//!   container, its master handed back over the console socket on stdin (CRI Exec with
+//!   `tty`, runc's `--console-socket`).
 //!
 //! Mirrors runc's init + containerd-shim split. Reports are JSON lines on stdout.
 
@@ -233,8 +236,9 @@ pub fn shim_main(args: Vec<String>) -> i32 {
             None => 2,
         },
         Some("exec") => exec(&args[1..]),
+        Some("exec-tty") => exec_tty(&args[1..]),
         _ => {
-            eprintln!("usage: podvisor __shim sandbox|container|exec ...");
+            eprintln!("usage: podvisor __shim sandbox|container|exec|exec-tty ...");
             2
         }
     }
@@ -710,15 +714,24 @@ fn kill_remaining_children() {
     }
 }
 
-fn exec(args: &[String]) -> i32 {
-    // exec <pid> <cwd> <namespaces 0|1> -- argv...
+/// An exec inside a container: the working directory, the main process's environment, the
+/// command.
+struct ExecTarget {
+    cwd: String,
+    env: Vec<(String, String)>,
+    argv: Vec<String>,
+}
+
+/// Parses `<pid> <cwd> <namespaces 0|1> -- argv...` and enters the container; the exit code
+/// to return on failure.
+fn enter_container(mode: &str, args: &[String]) -> Result<ExecTarget, i32> {
     let (Some(pid), Some(cwd), Some(ns)) = (
         args.first().and_then(|p| p.parse::<i32>().ok()),
         args.get(1),
         args.get(2),
     ) else {
-        eprintln!("usage: exec <pid> <cwd> <0|1> -- argv...");
-        return 126;
+        eprintln!("usage: {mode} <pid> <cwd> <0|1> -- argv...");
+        return Err(126);
     };
     let argv: Vec<String> = args
         .iter()
@@ -727,8 +740,8 @@ fn exec(args: &[String]) -> i32 {
         .cloned()
         .collect();
     if argv.is_empty() {
-        eprintln!("exec: empty command");
-        return 126;
+        eprintln!("{mode}: empty command");
+        return Err(126);
     }
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     let env: Vec<(String, String)> = environ
@@ -749,33 +762,40 @@ fn exec(args: &[String]) -> i32 {
         ];
         if let Err(f) = join_namespaces(pid, &kinds) {
             eprintln!("{}: {}", f.step, Errno::from_raw(f.errno));
-            return 126;
+            return Err(126);
         }
     }
-    let child = match sys::fork() {
-        Ok(ForkResult::Child) => {
-            // The command dies with its exec monitor (a client that goes away ends it).
-            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-            let _ = nix::unistd::chdir(if cwd.is_empty() { "/" } else { cwd.as_str() });
-            let program = resolve_program(&argv[0], &env);
-            let prog =
-                CString::new(program.as_os_str().as_encoded_bytes().to_vec()).unwrap_or_default();
-            let a = cstrings(argv.iter().cloned());
-            let e = cstrings(env.iter().map(|(k, v)| format!("{k}={v}")));
-            sys::reset_signals_for_exec();
-            let err = match execve(&prog, &a, &e) {
-                Err(e) => e,
-                Ok(never) => match never {},
-            };
-            eprintln!("exec {:?}: {err}", argv[0]);
-            std::process::exit(if err == Errno::ENOENT { 127 } else { 126 });
-        }
-        Ok(ForkResult::Parent { child }) => child,
-        Err(e) => {
-            eprintln!("fork: {e}");
-            return 126;
-        }
+    Ok(ExecTarget {
+        cwd: cwd.clone(),
+        env,
+        argv,
+    })
+}
+
+/// In the forked child: working directory, signals, exec. Never returns.
+fn exec_in_child(t: &ExecTarget) -> ! {
+    // The command dies with its exec monitor (a client that goes away ends it).
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let _ = nix::unistd::chdir(if t.cwd.is_empty() {
+        "/"
+    } else {
+        t.cwd.as_str()
+    });
+    let program = resolve_program(&t.argv[0], &t.env);
+    let prog = CString::new(program.as_os_str().as_encoded_bytes().to_vec()).unwrap_or_default();
+    let a = cstrings(t.argv.iter().cloned());
+    let e = cstrings(t.env.iter().map(|(k, v)| format!("{k}={v}")));
+    sys::reset_signals_for_exec();
+    let err = match execve(&prog, &a, &e) {
+        Err(e) => e,
+        Ok(never) => match never {},
     };
+    eprintln!("exec {:?}: {err}", t.argv[0]);
+    std::process::exit(if err == Errno::ENOENT { 127 } else { 126 });
+}
+
+/// Waits for the exec'd command; its exit code (128 + signal when killed).
+fn wait_exit_code(child: Pid) -> i32 {
     loop {
         match waitpid(child, None) {
             Ok(ws) => {
@@ -785,6 +805,89 @@ fn exec(args: &[String]) -> i32 {
             }
             Err(Errno::EINTR) => continue,
             Err(_) => return 126,
+        }
+    }
+}
+
+fn exec(args: &[String]) -> i32 {
+    // exec <pid> <cwd> <namespaces 0|1> -- argv...
+    let target = match enter_container("exec", args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    match sys::fork() {
+        Ok(ForkResult::Child) => exec_in_child(&target),
+        Ok(ForkResult::Parent { child }) => wait_exit_code(child),
+        Err(e) => {
+            eprintln!("fork: {e}");
+            126
+        }
+    }
+}
+
+/// `exec-tty <pid> <cwd> <namespaces 0|1> -- argv...`, stdin being the console socket: opens a
+/// pty inside the container (its `/dev/ptmx`, so the slave is one of the container's
+/// `/dev/pts`), sends the master over the socket (`SCM_RIGHTS`), waits for one byte (the
+/// first window size is set by then), and runs the command as a session leader with the slave
+/// as its controlling terminal and stdio (runc's `exec --tty --console-socket`).
+fn exec_tty(args: &[String]) -> i32 {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let target = match enter_container("exec-tty", args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let pty = match nix::pty::openpty(None, None) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("openpty: {e}");
+            return 126;
+        }
+    };
+    let console = libc::STDIN_FILENO;
+    let sent = sendmsg::<UnixAddr>(
+        console,
+        &[std::io::IoSlice::new(b"m")],
+        &[ControlMessage::ScmRights(&[pty.master.as_raw_fd()])],
+        MsgFlags::empty(),
+        None,
+    );
+    if let Err(e) = sent {
+        eprintln!("send the terminal: {e}");
+        return 126;
+    }
+    drop(pty.master);
+    let mut go = [0u8; 1];
+    loop {
+        match nix::unistd::read(std::io::stdin().as_fd(), &mut go) {
+            Ok(1) => break,
+            Err(Errno::EINTR) => continue,
+            // The caller went away before starting the command: run nothing.
+            _ => return 126,
+        }
+    }
+    match sys::fork() {
+        Ok(ForkResult::Child) => {
+            let slave = pty.slave;
+            let _ = nix::unistd::setsid();
+            if let Err(e) = sys::set_controlling_terminal(slave.as_fd()) {
+                eprintln!("TIOCSCTTY: {e}");
+                std::process::exit(126);
+            }
+            let _ = nix::unistd::dup2_stdin(&slave);
+            let _ = nix::unistd::dup2_stdout(&slave);
+            let _ = nix::unistd::dup2_stderr(&slave);
+            // fds 0-2 were open (socket, stdout, stderr), so the slave's own fd is above them.
+            drop(slave);
+            exec_in_child(&target)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(pty.slave);
+            wait_exit_code(child)
+        }
+        Err(e) => {
+            eprintln!("fork: {e}");
+            126
         }
     }
 }
