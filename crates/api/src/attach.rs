@@ -1,14 +1,16 @@
 //! `kubectl attach` over WebSocket (`v5.channel.k8s.io`, the framing of [`crate::exec`]): the
 //! container's main process output, live. Mirrors the kubelet's `getAttach` → CRI `Attach` as
-//! containerd serves it for a container started without `stdin: true`: output from the moment
-//! of attaching until the instance exits (containerd does not replay history), stdin accepted
-//! and discarded (containerd copies attach stdin only when the container has a stdin pipe), the
-//! container spec's `tty` deciding the terminal, not the request; a Success Status at the end.
+//! containerd serves it (`ContainerIO.Attach`): output from the moment of attaching until the
+//! instance exits (no history is replayed); stdin goes to the main process when the container
+//! was started with `stdin: true`, and the session ends when the client's stdin does; for other
+//! containers stdin is accepted and discarded (containerd has no stdin pipe to copy it to). The
+//! container spec's `tty` decides the terminal, not the request. A Success Status ends it.
 //!
 //! # Caveats
 //! * The output is the instance's log file (`<restart>.log`), which holds stdout and stderr
 //!   together: everything goes to the stdout channel (the stderr one when only stderr is asked).
-//! * `stdin: true` containers are not supported: PID 1's stdin is always `/dev/null`.
+//! * `stdinOnce` is not honoured: the main process's stdin stays open when an attach ends.
+//! * `tty: true` containers get no terminal; their main process reads a pipe.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::IntoResponse;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
 use podvisor_engine::store::Store;
 use podvisor_engine::EngineError;
@@ -102,6 +105,22 @@ pub async fn attach(
             "podvisor serves attach over WebSocket (v5.channel.k8s.io) only",
         ));
     };
+    // The kubelet attaches stdin only where the container has one (`stdin: true`).
+    let has_stdin = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .any(|c| c.name == container && c.stdin == Some(true));
+    let stdin_writer = if stdin && has_stdin {
+        Some(
+            st.engine
+                .attach_stdin(&key, &container)
+                .await
+                .map_err(|e| ApiError::bad_request(format!("unable to upgrade connection: {e}")))?,
+        )
+    } else {
+        None
+    };
     let output = if stdout {
         Some(1u8)
     } else if stderr {
@@ -120,7 +139,7 @@ pub async fn attach(
     };
     Ok(ws
         .protocols(["v5.channel.k8s.io"])
-        .on_upgrade(move |socket| session(socket, follow))
+        .on_upgrade(move |socket| session(socket, follow, stdin_writer))
         .into_response())
 }
 
@@ -155,23 +174,52 @@ impl Follow {
     }
 }
 
-async fn session(socket: WebSocket, mut follow: Follow) {
+/// How the client side of a session ended.
+enum ClientEnd {
+    /// The connection closed: nothing more to say.
+    Gone,
+    /// Its stdin ended (attached to a container's stdin): the attach ends with a Status.
+    StdinClosed,
+}
+
+async fn session(
+    socket: WebSocket,
+    mut follow: Follow,
+    mut stdin: Option<tokio::net::unix::pipe::Sender>,
+) {
     let (mut sink, mut source) = socket.split();
-    let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
-    // Stdin has nowhere to go (the container has no stdin): read it so pings are answered.
+    let (end_tx, mut end) = tokio::sync::oneshot::channel::<ClientEnd>();
+    // Client → container: stdin bytes when it has a stdin, discarded otherwise; reading the
+    // socket also answers its pings.
     let input = tokio::spawn(async move {
+        let mut how = ClientEnd::Gone;
         while let Some(Ok(msg)) = source.next().await {
-            if matches!(msg, Message::Close(_)) {
-                break;
+            match msg {
+                Message::Binary(b) if b.first() == Some(&0) => {
+                    if let Some(w) = stdin.as_mut() {
+                        if w.write_all(&b[1..]).await.is_err() {
+                            stdin = None;
+                        }
+                    }
+                }
+                Message::Binary(b) if b.as_ref() == [255, 0] && stdin.is_some() => {
+                    how = ClientEnd::StdinClosed;
+                    break;
+                }
+                Message::Close(_) => break,
+                _ => {}
             }
         }
-        let _ = gone_tx.send(());
+        let _ = end_tx.send(how);
     });
     let mut tick = tokio::time::interval(POLL);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = &mut gone => return,
+            how = &mut end => match how {
+                Ok(ClientEnd::StdinClosed) => break,
+                _ => return,
+            },
         }
         // Whether it still runs first: what it wrote before exiting is then read below.
         let running = follow.running();

@@ -1109,3 +1109,53 @@ spec:
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("If you don't see a command prompt"));
 }
+
+#[test]
+fn attach_with_stdin_feeds_a_container_started_with_stdin_until_the_input_ends() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "echo.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: echo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    stdin: true
+    command: ['sh', '-c', 'while read l; do echo got-$l; done']
+"#,
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("echo Running", |s| {
+        s.ok(&["get", "pod", "echo"]).contains("Running")
+    });
+    let mut attach = Command::new(KUBECTL)
+        .args(["attach", "-i", "echo"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, Write};
+    let mut stdin = attach.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(attach.stdout.take().unwrap()).lines();
+    stdin.write_all(b"hello\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got-hello");
+    // The client's stdin ending ends the attach (the container's stdin stays open).
+    drop(stdin);
+    let out = attach.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.ok(&["get", "pod", "echo"]).contains("Running"));
+    assert_eq!(s.ok(&["logs", "echo"]), "got-hello\n");
+}

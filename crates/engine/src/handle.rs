@@ -133,6 +133,16 @@ pub enum Command {
         /// The prepared command and its terminal.
         reply: Reply<crate::runtime::TtyExec>,
     },
+    /// A writer to the stdin of the current instance of a container started with
+    /// `stdin: true` (`kubectl attach -i`).
+    AttachStdin {
+        /// Which pod.
+        key: PodKey,
+        /// Which container.
+        container: String,
+        /// The writer.
+        reply: Reply<tokio::net::unix::pipe::Sender>,
+    },
     /// A TCP connection to a port on the pod's IP, from inside its network namespace
     /// (`kubectl port-forward`).
     ConnectToPod {
@@ -349,6 +359,20 @@ impl EngineHandle {
             key: key.clone(),
             container: container.to_string(),
             argv: argv.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// See [`Command::AttachStdin`].
+    pub async fn attach_stdin(
+        &self,
+        key: &PodKey,
+        container: &str,
+    ) -> Result<tokio::net::unix::pipe::Sender, EngineError> {
+        self.call(|reply| Command::AttachStdin {
+            key: key.clone(),
+            container: container.to_string(),
             reply,
         })
         .await

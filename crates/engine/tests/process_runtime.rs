@@ -59,6 +59,7 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
         working_dir: String::new(),
         mounts: vec![],
         log_path: dir.join(format!("{name}.log")),
+        stdin: false,
         stop_signal: Signal::SIGTERM,
     }
 }
@@ -549,4 +550,54 @@ async fn a_tty_exec_reads_its_input_from_the_terminal_and_sees_resizes() {
     rt.signal(&c.id, Signal::SIGKILL).unwrap();
     rt.wait(&c.id).await.unwrap();
     rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_container_started_with_stdin_reads_what_each_attach_writes() {
+    use tokio::io::AsyncWriteExt;
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let mut s = spec(
+        d.path(),
+        "a",
+        "while read l; do echo got-$l; done; echo eof",
+    );
+    s.stdin = true;
+    let c = rt.start_container(&sb.id, &s).await.unwrap();
+    // Each attach writes; one ending does not close the container's stdin.
+    for word in ["one", "two"] {
+        let mut w = rt.attach_stdin(&c.id).unwrap();
+        w.write_all(format!("{word}\n").as_bytes()).await.unwrap();
+    }
+    let log = d.path().join("a.log");
+    let mut text = String::new();
+    for _ in 0..500 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("got-two") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(text, "got-one\ngot-two\n");
+    let plain = rt
+        .start_container(&sb.id, &spec(d.path(), "b", "exec sleep 600"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        rt.attach_stdin(&plain.id),
+        Err(RuntimeError::NoStdin(_))
+    ));
+    for id in [&c.id, &plain.id] {
+        rt.signal(id, Signal::SIGKILL).unwrap();
+        rt.wait(id).await.unwrap();
+    }
+    rt.remove_sandbox(&sb.id).await.unwrap();
+    // The stdin FIFO went with the container.
+    let left: Vec<_> = std::fs::read_dir(d.path().join("runtime"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

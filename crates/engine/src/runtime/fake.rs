@@ -245,6 +245,16 @@ impl Runtime for FakeRuntime {
         Ok(cmd)
     }
 
+    fn attach_stdin(
+        &self,
+        id: &ContainerId,
+    ) -> Result<tokio::net::unix::pipe::Sender, RuntimeError> {
+        if !self.lock().containers.contains_key(id) {
+            return Err(RuntimeError::ContainerNotFound(id.clone()));
+        }
+        Err(RuntimeError::NoStdin(id.clone()))
+    }
+
     async fn exec_tty(&self, id: &ContainerId, argv: &[String]) -> Result<TtyExec, RuntimeError> {
         if !self.lock().containers.contains_key(id) {
             return Err(RuntimeError::ContainerNotFound(id.clone()));

@@ -85,6 +85,9 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// File receiving the instance's stdout and stderr (created, appended).
     pub log_path: PathBuf,
+    /// `stdin: true`: the main process reads a stdin that stays open for its whole life and
+    /// that [`Runtime::attach_stdin`] writes to; otherwise its stdin is `/dev/null`.
+    pub stdin: bool,
     /// `lifecycle.stopSignal` (for information; the caller sends signals explicitly).
     pub stop_signal: Signal,
 }
@@ -204,6 +207,18 @@ pub enum RuntimeError {
     /// No such container (already removed, or never created).
     #[error("container {0:?} not found")]
     ContainerNotFound(ContainerId),
+    /// The container was started without `stdin: true`.
+    #[error("container {0:?} has no stdin")]
+    NoStdin(ContainerId),
+    /// Its stdin could not be opened for writing.
+    #[error("open the stdin of container {container:?}")]
+    AttachStdin {
+        /// The container.
+        container: ContainerId,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
     /// No such sandbox.
     #[error("sandbox {0:?} not found")]
     SandboxNotFound(SandboxId),
@@ -312,6 +327,13 @@ pub trait Runtime: Send + Sync + 'static {
         id: &ContainerId,
         argv: &[String],
     ) -> impl Future<Output = Result<TtyExec, RuntimeError>> + Send;
+
+    /// A writer to the stdin of a container started with `stdin: true` (CRI Attach's stdin
+    /// stream); several may be open at once, and closing one does not close the stdin.
+    fn attach_stdin(
+        &self,
+        id: &ContainerId,
+    ) -> Result<tokio::net::unix::pipe::Sender, RuntimeError>;
 
     /// Open a TCP connection from inside the pod's network namespace (how probes and httpGet
     /// hooks reach the pod IP). The returned stream is registered with the tokio reactor.

@@ -77,6 +77,8 @@ struct ContainerEntry {
     pid: i32,
     cwd: String,
     exit: watch::Receiver<Option<ExitStatus>>,
+    /// `stdin: true`: the FIFO its main process reads.
+    stdin_fifo: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -282,7 +284,10 @@ impl Runtime for LinuxRuntime {
         {
             let mut st = self.lock();
             for (cid, _, _) in &containers {
-                st.containers.remove(cid);
+                // The monitor removes its FIFO; not if it was killed.
+                if let Some(fifo) = st.containers.remove(cid).and_then(|c| c.stdin_fifo) {
+                    let _ = std::fs::remove_file(fifo);
+                }
             }
         }
         if let Some(mut child) = entry.child {
@@ -314,6 +319,9 @@ impl Runtime for LinuxRuntime {
             "{}-{}-{}-{n}",
             spec.pod.name, spec.name, spec.restart_count
         ));
+        let stdin_fifo = spec
+            .stdin
+            .then(|| self.config.state_dir.join(format!("{}.stdin", id.0)));
         let config = ContainerConfig {
             sandbox_pid,
             namespaces: self.isolation == Isolation::Namespaces,
@@ -329,6 +337,7 @@ impl Runtime for LinuxRuntime {
                 .map(|m| (m.source.clone(), m.target.clone(), m.read_only))
                 .collect(),
             log_path: spec.log_path.clone(),
+            stdin_fifo: stdin_fifo.clone(),
         };
         let config_path = self.config.state_dir.join(format!("{}.json", id.0));
         let json = serde_json::to_vec(&config).map_err(|e| create(io::Error::other(e)))?;
@@ -377,6 +386,7 @@ impl Runtime for LinuxRuntime {
                 pid,
                 cwd: spec.working_dir.clone(),
                 exit: rx,
+                stdin_fifo,
             },
         );
         tokio::spawn(async move {
@@ -504,6 +514,28 @@ impl Runtime for LinuxRuntime {
 
     fn exec_command(&self, id: &ContainerId, argv: &[String]) -> Result<Command, RuntimeError> {
         self.exec_monitor("exec", id, argv)
+    }
+
+    fn attach_stdin(
+        &self,
+        id: &ContainerId,
+    ) -> Result<tokio::net::unix::pipe::Sender, RuntimeError> {
+        let fifo = {
+            let st = self.lock();
+            let c = st
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
+            c.stdin_fifo
+                .clone()
+                .ok_or_else(|| RuntimeError::NoStdin(id.clone()))?
+        };
+        tokio::net::unix::pipe::OpenOptions::new()
+            .open_sender(&fifo)
+            .map_err(|source| RuntimeError::AttachStdin {
+                container: id.clone(),
+                source,
+            })
     }
 
     async fn exec_tty(&self, id: &ContainerId, argv: &[String]) -> Result<TtyExec, RuntimeError> {

@@ -4,7 +4,8 @@
 //!   namespaces, sets the hostname, brings `lo` up, says `ready`, and waits to be killed.
 //! * `container <config.json>`: joins the sandbox's namespaces, unshares mount and PID
 //!   namespaces, forks the container's main process (PID 1 in its namespace) with its mounts,
-//!   log file and environment, reports `started`, reaps it (and any orphan: it is a child
+//!   log file, environment and stdin (`/dev/null`, or for `stdin: true` a FIFO the monitor
+//!   holds open for writing), reports `started`, reaps it (and any orphan: it is a child
 //!   subreaper) and reports `exited`.
 //! * `exec <pid> <cwd> <ns> -- argv...`: runs a command inside a container's namespaces with
 //!   its environment (CRI ExecSync), exiting with its code.
@@ -56,6 +57,10 @@ pub struct ContainerConfig {
     pub mounts: Vec<(PathBuf, PathBuf, bool)>,
     /// stdout/stderr file.
     pub log_path: PathBuf,
+    /// `stdin: true`: the FIFO the main process reads as stdin (created by the monitor, which
+    /// holds it open for writing so it never reaches end of file; removed at exit).
+    #[serde(default)]
+    pub stdin_fifo: Option<PathBuf>,
 }
 
 /// The container set-up step that failed, as the monitor reports it (runc's init reports the
@@ -124,6 +129,8 @@ pub enum SetupStep {
     },
     /// Opening the container's log file.
     OpenLogFile,
+    /// Creating or opening the stdin FIFO (`stdin: true`).
+    OpenStdin,
     /// Changing to the working directory.
     Chdir {
         /// `workingDir`.
@@ -158,6 +165,7 @@ impl std::fmt::Display for SetupStep {
                 write!(f, "remount {} read-only", target.display())
             }
             SetupStep::OpenLogFile => write!(f, "open log file"),
+            SetupStep::OpenStdin => write!(f, "open stdin"),
             SetupStep::Chdir { dir } => write!(f, "chdir {dir}"),
             SetupStep::Exec => write!(f, "exec"),
         }
@@ -553,8 +561,19 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> SetupFailure {
         }
         Err(e) => return SetupFailure::io(SetupStep::OpenLogFile, &e),
     }
-    if let Ok(null) = File::open("/dev/null") {
-        let _ = nix::unistd::dup2_stdin(&null);
+    match &cfg.stdin_fifo {
+        // The monitor holds a writer: opening for reading does not block.
+        Some(fifo) => match File::open(fifo) {
+            Ok(f) => {
+                let _ = nix::unistd::dup2_stdin(&f);
+            }
+            Err(e) => return SetupFailure::io(SetupStep::OpenStdin, &e),
+        },
+        None => {
+            if let Ok(null) = File::open("/dev/null") {
+                let _ = nix::unistd::dup2_stdin(&null);
+            }
+        }
     }
     let cwd = if cfg.cwd.is_empty() {
         "/"
@@ -630,9 +649,44 @@ fn container(config_path: &Path) -> i32 {
             return start_failed(SetupStep::MakeRootPrivate, e);
         }
     }
+    // `stdin: true`: a FIFO held open for writing by the monitor (containerd's stdin FIFO);
+    // attach opens it to write, and the main process never sees end of file.
+    let _stdin_keeper = match &cfg.stdin_fifo {
+        Some(fifo) => {
+            let _ = std::fs::remove_file(fifo);
+            if let Err(e) = nix::unistd::mkfifo(fifo.as_path(), nix::sys::stat::Mode::S_IRWXU) {
+                return start_failed(SetupStep::OpenStdin, e);
+            }
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(fifo)
+            {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    let _ = std::fs::remove_file(fifo);
+                    report(&Report::StartFailed(SetupFailure::io(
+                        SetupStep::OpenStdin,
+                        &e,
+                    )));
+                    return 1;
+                }
+            }
+        }
+        None => None,
+    };
+    let remove_fifo = || {
+        if let Some(fifo) = &cfg.stdin_fifo {
+            let _ = std::fs::remove_file(fifo);
+        }
+    };
     let (rd, wr) = match pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
-        Err(e) => return start_failed(SetupStep::Pipe, e),
+        Err(e) => {
+            remove_fifo();
+            return start_failed(SetupStep::Pipe, e);
+        }
     };
     let monitor = nix::unistd::getpid();
     let child = match sys::fork() {
@@ -647,7 +701,10 @@ fn container(config_path: &Path) -> i32 {
             std::process::exit(127);
         }
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return start_failed(SetupStep::Fork, e),
+        Err(e) => {
+            remove_fifo();
+            return start_failed(SetupStep::Fork, e);
+        }
     };
     drop(wr);
     let mut msg = String::new();
@@ -657,6 +714,7 @@ fn container(config_path: &Path) -> i32 {
         let failure = serde_json::from_str(&msg)
             .unwrap_or_else(|_| SetupFailure::new(SetupStep::Exec, Errno::UnknownErrno));
         let _ = waitpid(child, None);
+        remove_fifo();
         report(&Report::StartFailed(failure));
         return 1;
     }
@@ -687,6 +745,7 @@ fn container(config_path: &Path) -> i32 {
         }
     }
     let (code, signal) = main_status.unwrap_or((137, Some(9)));
+    remove_fifo();
     report(&Report::Exited { code, signal });
     0
 }
