@@ -3,6 +3,7 @@
 //! touches a runtime or writes the store. Served kinds are listed once, in [`served`].
 //! See kubectl-api.md for what kubectl 1.32 sends and expects.
 
+pub mod attach;
 pub mod auth;
 pub mod discovery;
 pub mod events;

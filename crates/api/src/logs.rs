@@ -16,7 +16,8 @@ use k8s_openapi::api::core::v1::Pod;
 use crate::http::{stream_response, ApiResult, Params};
 use crate::{ApiError, Shared};
 
-fn container_restart(pod: &Pod, container: &str) -> Option<(i32, bool)> {
+/// The restart count of a container and whether that instance is running.
+pub(crate) fn container_restart(pod: &Pod, container: &str) -> Option<(i32, bool)> {
     let st = pod.status.as_ref()?;
     st.container_statuses
         .iter()

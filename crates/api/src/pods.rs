@@ -1,6 +1,6 @@
 //! Pods: create, get, list, watch, patch and delete (the apiserver's pod registry and its
 //! strategy: `pkg/registry/core/pod`), writing through the engine, whose pod workers own the
-//! objects. Logs, exec and port-forward are in their own modules.
+//! objects. Logs, exec, attach and port-forward are in their own modules.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,6 +40,7 @@ pub const RESOURCE: Resource = Resource {
     subresources: &[
         ("log", "Pod", &["get"]),
         ("exec", "PodExecOptions", &["create", "get"]),
+        ("attach", "PodAttachOptions", &["create", "get"]),
         ("portforward", "PodPortForwardOptions", &["create", "get"]),
         ("status", "Pod", &["get"]),
     ],
@@ -63,6 +64,10 @@ pub fn routes() -> axum::Router<Shared> {
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}/exec",
             get(crate::exec::exec).post(crate::exec::exec),
+        )
+        .route(
+            "/api/v1/namespaces/{ns}/pods/{name}/attach",
+            get(crate::attach::attach).post(crate::attach::attach),
         )
         .route(
             "/api/v1/namespaces/{ns}/pods/{name}/portforward",

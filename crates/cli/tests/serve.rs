@@ -1053,3 +1053,299 @@ fn replace_updates_every_kind_and_set_image_says_why_it_cannot() {
     assert!(err.contains("the object has been modified"), "{err}");
     s.ok(&["delete", "pod", "r", "--grace-period=0", "--force"]);
 }
+
+/// kubectl on a pseudo-terminal opened by the test (kubectl allocates a remote tty only when
+/// its own stdin is a terminal, and takes the first size from its stdout's window size).
+struct OnTerminal {
+    child: Child,
+    master: std::fs::File,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    /// Output before this offset has been matched already.
+    seen: usize,
+    /// The slave's path, to resize it.
+    slave: PathBuf,
+}
+
+impl Server {
+    fn kubectl_on_terminal(&self, args: &[&str], rows: u16, cols: u16) -> OnTerminal {
+        let size = nix::pty::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(Some(&size), None).unwrap();
+        let slave_path = {
+            use std::os::fd::AsRawFd;
+            std::fs::read_link(format!("/proc/self/fd/{}", pty.slave.as_raw_fd())).unwrap()
+        };
+        let child = {
+            let slave = |pty: &nix::pty::OpenptyResult| Stdio::from(pty.slave.try_clone().unwrap());
+            let mut cmd = Command::new(KUBECTL);
+            cmd.args(args)
+                .env("KUBECONFIG", self.kubeconfig())
+                .env("HOME", self.dir.path())
+                .env("KUBECACHEDIR", self.dir.path().join("cache"))
+                .stdin(slave(&pty))
+                .stdout(slave(&pty))
+                .stderr(slave(&pty));
+            // Its own process group, to signal kubectl (and the version dispatcher before it).
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            cmd.spawn().unwrap()
+            // The command and its copies of the slave are dropped here: once kubectl exits,
+            // reading the master ends.
+        };
+        drop(pty.slave);
+        let master = std::fs::File::from(pty.master);
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mut reader, sink) = (master.try_clone().unwrap(), output.clone());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            // EIO once every slave descriptor is closed.
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        OnTerminal {
+            child,
+            master,
+            output,
+            seen: 0,
+            slave: slave_path,
+        }
+    }
+}
+
+impl OnTerminal {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `needle` appears in output not matched before.
+    fn expect(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = {
+                let out = self.output.lock().unwrap();
+                String::from_utf8_lossy(&out[self.seen.min(out.len())..])
+                    .find(needle)
+                    .map(|at| self.seen + at + needle.len())
+            };
+            if let Some(end) = found {
+                self.seen = end;
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {needle:?}; terminal: {:?}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sets the terminal's window size and tells kubectl, as a terminal emulator does.
+    fn resize(&self, rows: u16, cols: u16) {
+        let st = Command::new("stty")
+            .arg("-F")
+            .arg(&self.slave)
+            .args(["rows", &rows.to_string(), "cols", &cols.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGWINCH,
+        )
+        .unwrap();
+    }
+
+    /// Types on the terminal (a line ends with a carriage return, as Enter sends it).
+    fn type_text(&mut self, text: &str) {
+        use std::io::Write;
+        self.master.write_all(text.as_bytes()).unwrap();
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kubectl never exited; terminal: {:?}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OnTerminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SHELL_POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']
+"#;
+
+#[test]
+fn exec_with_a_terminal_gives_a_prompt_runs_lines_and_exits_with_the_shells_code() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file("shell.yaml", SHELL_POD);
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("shell Running", |s| {
+        s.ok(&["get", "pod", "shell"]).contains("Running")
+    });
+    let mut t = s.kubectl_on_terminal(&["exec", "-i", "-t", "shell", "--", "sh"], 37, 123);
+    // An interactive shell on a terminal prompts (root's prompt is "# ").
+    t.expect("# ");
+    t.type_text("echo hi-$((1+1))\r");
+    t.expect("hi-2");
+    // The size of kubectl's terminal is the command's from the start.
+    t.type_text("stty size; tty\r");
+    t.expect("37 123");
+    t.expect("/dev/pts/");
+    // A resize of kubectl's terminal (SIGWINCH) reaches the command's.
+    t.type_text(
+        "until [ \"$(stty size)\" = '20 90' ]; do sleep 0.05; done; echo resized-$((4+4))\r",
+    );
+    t.resize(20, 90);
+    t.expect("resized-8");
+    t.type_text("exit 3\r");
+    let status = t.wait();
+    assert_eq!(status.code(), Some(3), "terminal: {:?}", t.text());
+    t.expect("command terminated with exit code 3");
+}
+
+#[test]
+fn attach_streams_what_the_container_prints_after_attaching() {
+    let Some(s) = Server::start() else { return };
+    let stop = s.dir.path().join("stop-ticking");
+    let f = s.file(
+        "tick.yaml",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: tick}}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'i=0; until [ -e {stop} ]; do i=$((i+1)); echo tick-$i; sleep 0.1; done; echo done']
+"#,
+            stop = stop.display()
+        ),
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("three ticks in the log", |s| {
+        String::from_utf8_lossy(&s.kubectl(&["logs", "tick"]).stdout).contains("tick-3\n")
+    });
+    let logged = s.ok(&["logs", "tick"]);
+    let last_logged: u32 = logged
+        .lines()
+        .filter_map(|l| l.strip_prefix("tick-")?.parse().ok())
+        .max()
+        .unwrap();
+    let mut attach = Command::new(KUBECTL)
+        .args(["attach", "-i", "tick"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(attach.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let n: u32 = first
+        .strip_prefix("tick-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a tick: {first:?}"));
+    // Output from the moment of attaching, not the log's history.
+    assert!(
+        n > last_logged,
+        "attach replayed tick-{n} (log had tick-{last_logged})"
+    );
+    let second = lines.next().unwrap().unwrap();
+    assert_eq!(second, format!("tick-{}", n + 1));
+    // The session ends when the container exits, with its last words.
+    std::fs::write(&stop, "").unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert_eq!(rest.last().map(String::as_str), Some("done"), "{rest:?}");
+    let out = attach.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("If you don't see a command prompt"));
+}
+
+#[test]
+fn attach_with_stdin_feeds_a_container_started_with_stdin_until_the_input_ends() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "echo.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: echo}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    stdin: true
+    command: ['sh', '-c', 'while read l; do echo got-$l; done']
+"#,
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("echo Running", |s| {
+        s.ok(&["get", "pod", "echo"]).contains("Running")
+    });
+    let mut attach = Command::new(KUBECTL)
+        .args(["attach", "-i", "echo"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, Write};
+    let mut stdin = attach.stdin.take().unwrap();
+    let mut lines = std::io::BufReader::new(attach.stdout.take().unwrap()).lines();
+    stdin.write_all(b"hello\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got-hello");
+    // The client's stdin ending ends the attach (the container's stdin stays open).
+    drop(stdin);
+    let out = attach.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.ok(&["get", "pod", "echo"]).contains("Running"));
+    assert_eq!(s.ok(&["logs", "echo"]), "got-hello\n");
+}

@@ -48,6 +48,9 @@ pub fn container_spec(
         node_allocatable_cpu_millis: node_cpu_millis(),
         node_allocatable_memory_bytes: node_memory_bytes(),
     };
+    let stdin = api_container(&plan.pod, instance.container)
+        .and_then(|c| c.stdin)
+        .unwrap_or(false);
     let env = match api_container(&plan.pod, instance.container) {
         Some(ac) => container_environment(&ctx, ac)
             .map_err(|e| (StartFailure::CreateContainerConfigError, e.to_string()))?,
@@ -70,6 +73,7 @@ pub fn container_spec(
         working_dir: c.working_dir.clone(),
         mounts: mounts.mounts,
         log_path,
+        stdin,
         stop_signal: c.stop_signal,
     };
     Ok((spec, mounts.termination_file))

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::error::{error_chain, EngineError};
 use crate::handle::{Command, EngineHandle, Reply, WriteMode};
 use crate::objects::Objects;
-use crate::runtime::Runtime;
+use crate::runtime::{ContainerId, Runtime, RuntimeError};
 use crate::store::{Store, BUILTIN_NAMESPACES};
 use crate::timeline::TimelineEntry;
 use crate::worker::{PodWorker, WorkerIo, WorkerMsg};
@@ -213,6 +213,17 @@ impl<R: Runtime> Engine<R> {
                 argv,
                 reply,
             } => self.exec_command(key, container, argv, reply),
+            Command::ExecTty {
+                key,
+                container,
+                argv,
+                reply,
+            } => self.exec_tty(key, container, argv, reply),
+            Command::AttachStdin {
+                key,
+                container,
+                reply,
+            } => self.attach_stdin(key, container, reply),
             Command::ConnectToPod { key, port, reply } => self.connect_to_pod(key, port, reply),
             Command::DeleteAll {
                 grace_period_seconds,
@@ -544,13 +555,19 @@ impl<R: Runtime> Engine<R> {
         Ok(ns)
     }
 
-    fn exec_command(
+    /// Runs `f` on the container's current running instance (asked of its worker) in a task
+    /// of its own and answers with its result; `NotRunning` when there is none.
+    fn on_running_container<T, F, Fut>(
         &mut self,
         key: PodKey,
         container: String,
-        argv: Vec<String>,
-        reply: Reply<tokio::process::Command>,
-    ) {
+        reply: Reply<T>,
+        f: F,
+    ) where
+        T: Send + 'static,
+        F: FnOnce(Arc<R>, ContainerId) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<T, RuntimeError>> + Send,
+    {
         let (tx, rx) = oneshot::channel();
         let Some(entry) = self.pods.get(&key) else {
             return answer(reply, Err(EngineError::pod_not_found(&key)));
@@ -566,12 +583,47 @@ impl<R: Runtime> Engine<R> {
                 container,
             };
             let r = match rx.await.ok().flatten() {
-                Some(id) => runtime
-                    .exec_command(&id, &argv)
-                    .map_err(|e| not_running(format!("{container}: {e}"))),
+                Some(id) => f(runtime, id)
+                    .await
+                    .map_err(|e| not_running(format!("{container}: {}", error_chain(&e)))),
                 None => Err(not_running(container)),
             };
             answer(reply, r);
+        });
+    }
+
+    fn exec_command(
+        &mut self,
+        key: PodKey,
+        container: String,
+        argv: Vec<String>,
+        reply: Reply<tokio::process::Command>,
+    ) {
+        self.on_running_container(key, container, reply, move |rt, id| async move {
+            rt.exec_command(&id, &argv)
+        });
+    }
+
+    fn exec_tty(
+        &mut self,
+        key: PodKey,
+        container: String,
+        argv: Vec<String>,
+        reply: Reply<crate::runtime::TtyExec>,
+    ) {
+        self.on_running_container(key, container, reply, move |rt, id| async move {
+            rt.exec_tty(&id, &argv).await
+        });
+    }
+
+    fn attach_stdin(
+        &mut self,
+        key: PodKey,
+        container: String,
+        reply: Reply<tokio::net::unix::pipe::Sender>,
+    ) {
+        self.on_running_container(key, container, reply, move |rt, id| async move {
+            rt.attach_stdin(&id)
         });
     }
 

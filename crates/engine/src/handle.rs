@@ -121,6 +121,28 @@ pub enum Command {
         /// The command, ready to spawn.
         reply: Reply<tokio::process::Command>,
     },
+    /// The same with a pseudo-terminal (`kubectl exec -t`): the terminal exists, the command
+    /// runs once the caller starts it.
+    ExecTty {
+        /// Which pod.
+        key: PodKey,
+        /// Which container.
+        container: String,
+        /// The command.
+        argv: Vec<String>,
+        /// The prepared command and its terminal.
+        reply: Reply<crate::runtime::TtyExec>,
+    },
+    /// A writer to the stdin of the current instance of a container started with
+    /// `stdin: true` (`kubectl attach -i`).
+    AttachStdin {
+        /// Which pod.
+        key: PodKey,
+        /// Which container.
+        container: String,
+        /// The writer.
+        reply: Reply<tokio::net::unix::pipe::Sender>,
+    },
     /// A TCP connection to a port on the pod's IP, from inside its network namespace
     /// (`kubectl port-forward`).
     ConnectToPod {
@@ -351,6 +373,36 @@ impl EngineHandle {
             key: key.clone(),
             container: container.to_string(),
             argv: argv.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// See [`Command::ExecTty`].
+    pub async fn exec_tty(
+        &self,
+        key: &PodKey,
+        container: &str,
+        argv: &[String],
+    ) -> Result<crate::runtime::TtyExec, EngineError> {
+        self.call(|reply| Command::ExecTty {
+            key: key.clone(),
+            container: container.to_string(),
+            argv: argv.to_vec(),
+            reply,
+        })
+        .await
+    }
+
+    /// See [`Command::AttachStdin`].
+    pub async fn attach_stdin(
+        &self,
+        key: &PodKey,
+        container: &str,
+    ) -> Result<tokio::net::unix::pipe::Sender, EngineError> {
+        self.call(|reply| Command::AttachStdin {
+            key: key.clone(),
+            container: container.to_string(),
             reply,
         })
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use podvisor_engine::runtime::process::{Isolation, LinuxRuntime, LinuxRuntimeConfig};
 use podvisor_engine::runtime::{
-    ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec,
+    ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec, TerminalSize,
 };
 use podvisor_lifecycle::plan::PodKey;
 use podvisor_lifecycle::signal::Signal;
@@ -59,6 +59,7 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
         working_dir: String::new(),
         mounts: vec![],
         log_path: dir.join(format!("{name}.log")),
+        stdin: false,
         stop_signal: Signal::SIGTERM,
     }
 }
@@ -440,4 +441,163 @@ async fn share_process_namespace_puts_the_pods_containers_in_one_pid_namespace()
     let st = rt.wait(&a.id).await.unwrap();
     assert_eq!(st.signal, Some(15));
     rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+/// Reads a terminal until it reports end of output (every slave closed), with a deadline.
+async fn read_terminal(t: &podvisor_engine::runtime::Terminal) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read_all = async {
+        loop {
+            match t.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read_all)
+        .await
+        .expect("the terminal never reached end of output");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn an_exec_with_a_tty_runs_on_a_pts_of_the_container_as_its_controlling_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600"))
+        .await
+        .unwrap();
+    // `echo > /dev/tty` only works with a controlling terminal; `stty size` reads the size set
+    // before the command started; stderr goes to the terminal too.
+    let script = "tty; stty size; echo ctty > /dev/tty; echo $GREETING-err >&2; exit 3";
+    let argv: Vec<String> = vec!["sh".into(), "-c".into(), script.into()];
+    let mut exec = rt.exec_tty(&c.id, &argv).await.unwrap();
+    exec.terminal
+        .resize(TerminalSize {
+            width: 123,
+            height: 37,
+        })
+        .unwrap();
+    exec.start().unwrap();
+    let out = read_terminal(&exec.terminal).await;
+    let status = exec.child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(3), "{out}");
+    // A terminal turns "\n" into "\r\n" (ONLCR): this output went through one.
+    assert_eq!(
+        out.replace("\r\n", "\n"),
+        "/dev/pts/0\n37 123\nctty\nhi-err\n",
+        "{out:?}"
+    );
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
+    rt.wait(&c.id).await.unwrap();
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+/// Reads a terminal until `needle` has been seen, with a deadline.
+async fn read_until(t: &podvisor_engine::runtime::Terminal, seen: &mut String, needle: &str) {
+    let mut buf = [0u8; 4096];
+    let read = async {
+        while !seen.contains(needle) {
+            let n = t.read(&mut buf).await.unwrap();
+            assert!(n > 0, "end of output before {needle:?}: {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .unwrap_or_else(|_| panic!("never saw {needle:?}"));
+}
+
+#[tokio::test]
+async fn a_tty_exec_reads_its_input_from_the_terminal_and_sees_resizes() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    if !namespaces(&rt) {
+        return;
+    }
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", "exec sleep 600"))
+        .await
+        .unwrap();
+    let argv: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        "read line; echo got-$line; stty size; read again; stty size".into(),
+    ];
+    let mut exec = rt.exec_tty(&c.id, &argv).await.unwrap();
+    exec.start().unwrap();
+    // Input typed on a terminal ends with a carriage return; ICRNL makes it a newline.
+    exec.terminal.write_all(b"abc\r").await.unwrap();
+    let mut seen = String::new();
+    read_until(&exec.terminal, &mut seen, "got-abc").await;
+    read_until(&exec.terminal, &mut seen, "0 0").await;
+    exec.terminal
+        .resize(TerminalSize {
+            width: 90,
+            height: 20,
+        })
+        .unwrap();
+    exec.terminal.write_all(b"\r").await.unwrap();
+    read_until(&exec.terminal, &mut seen, "20 90").await;
+    assert!(exec.child.wait().await.unwrap().success());
+    rt.signal(&c.id, Signal::SIGKILL).unwrap();
+    rt.wait(&c.id).await.unwrap();
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_container_started_with_stdin_reads_what_each_attach_writes() {
+    use tokio::io::AsyncWriteExt;
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let mut s = spec(
+        d.path(),
+        "a",
+        "while read l; do echo got-$l; done; echo eof",
+    );
+    s.stdin = true;
+    let c = rt.start_container(&sb.id, &s).await.unwrap();
+    // Each attach writes; one ending does not close the container's stdin.
+    for word in ["one", "two"] {
+        let mut w = rt.attach_stdin(&c.id).unwrap();
+        w.write_all(format!("{word}\n").as_bytes()).await.unwrap();
+    }
+    let log = d.path().join("a.log");
+    let mut text = String::new();
+    for _ in 0..500 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("got-two") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(text, "got-one\ngot-two\n");
+    let plain = rt
+        .start_container(&sb.id, &spec(d.path(), "b", "exec sleep 600"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        rt.attach_stdin(&plain.id),
+        Err(RuntimeError::NoStdin(_))
+    ));
+    for id in [&c.id, &plain.id] {
+        rt.signal(id, Signal::SIGKILL).unwrap();
+        rt.wait(id).await.unwrap();
+    }
+    rt.remove_sandbox(&sb.id).await.unwrap();
+    // The stdin FIFO went with the container.
+    let left: Vec<_> = std::fs::read_dir(d.path().join("runtime"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::{
     ContainerId, ContainerSpec, ExecOutput, ExitStatus, Runtime, RuntimeError, SandboxId,
-    SandboxInfo, SandboxSpec, StartedContainer,
+    SandboxInfo, SandboxSpec, StartedContainer, TtyExec,
 };
 
 /// How one container behaves (by container name).
@@ -243,6 +243,30 @@ impl Runtime for FakeRuntime {
         let mut cmd = tokio::process::Command::new(argv.first().map_or("true", String::as_str));
         cmd.args(argv.iter().skip(1));
         Ok(cmd)
+    }
+
+    fn attach_stdin(
+        &self,
+        id: &ContainerId,
+    ) -> Result<tokio::net::unix::pipe::Sender, RuntimeError> {
+        if !self.lock().containers.contains_key(id) {
+            return Err(RuntimeError::ContainerNotFound(id.clone()));
+        }
+        Err(RuntimeError::NoStdin(id.clone()))
+    }
+
+    async fn exec_tty(&self, id: &ContainerId, argv: &[String]) -> Result<TtyExec, RuntimeError> {
+        if !self.lock().containers.contains_key(id) {
+            return Err(RuntimeError::ContainerNotFound(id.clone()));
+        }
+        Err(RuntimeError::Exec {
+            container: id.clone(),
+            argv: argv.to_vec(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "the fake runtime has no terminals",
+            ),
+        })
     }
 
     async fn connect_tcp(

@@ -85,6 +85,9 @@ pub struct ContainerSpec {
     pub mounts: Vec<Mount>,
     /// File receiving the instance's stdout and stderr (created, appended).
     pub log_path: PathBuf,
+    /// `stdin: true`: the main process reads a stdin that stays open for its whole life and
+    /// that [`Runtime::attach_stdin`] writes to; otherwise its stdin is `/dev/null`.
+    pub stdin: bool,
     /// `lifecycle.stopSignal` (for information; the caller sends signals explicitly).
     pub stop_signal: Signal,
 }
@@ -116,6 +119,52 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     /// Captured stderr.
     pub stderr: Vec<u8>,
+}
+
+/// A terminal's size in character cells, as `kubectl exec -t` sends it on the resize channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TerminalSize {
+    /// Columns.
+    pub width: u16,
+    /// Rows.
+    pub height: u16,
+}
+
+pub use process::pty::Terminal;
+
+/// A command inside a container with a pseudo-terminal as its controlling terminal and its
+/// stdin, stdout and stderr (`kubectl exec -t`). The terminal exists before the command runs:
+/// set its first size, then [`TtyExec::start`] it (runc's exec takes `consoleSize` the same way).
+#[derive(Debug)]
+pub struct TtyExec {
+    /// The exec monitor; it exits with the command's exit code. Killed when dropped.
+    pub child: tokio::process::Child,
+    /// The pty master: the command's output (stderr merged) and input.
+    pub terminal: Terminal,
+    go: Option<std::os::unix::net::UnixStream>,
+}
+
+impl TtyExec {
+    pub(crate) fn new(
+        child: tokio::process::Child,
+        terminal: Terminal,
+        go: std::os::unix::net::UnixStream,
+    ) -> Self {
+        TtyExec {
+            child,
+            terminal,
+            go: Some(go),
+        }
+    }
+
+    /// Lets the command run (once; later calls do nothing).
+    pub fn start(&mut self) -> io::Result<()> {
+        use std::io::Write;
+        match self.go.take() {
+            Some(mut go) => go.write_all(b"g"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Why the runtime could not do what was asked. A workload that crashes is not an error: it is
@@ -158,6 +207,18 @@ pub enum RuntimeError {
     /// No such container (already removed, or never created).
     #[error("container {0:?} not found")]
     ContainerNotFound(ContainerId),
+    /// The container was started without `stdin: true`.
+    #[error("container {0:?} has no stdin")]
+    NoStdin(ContainerId),
+    /// Its stdin could not be opened for writing.
+    #[error("open the stdin of container {container:?}")]
+    AttachStdin {
+        /// The container.
+        container: ContainerId,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
     /// No such sandbox.
     #[error("sandbox {0:?} not found")]
     SandboxNotFound(SandboxId),
@@ -256,6 +317,23 @@ pub trait Runtime: Send + Sync + 'static {
         id: &ContainerId,
         argv: &[String],
     ) -> Result<tokio::process::Command, RuntimeError>;
+
+    /// Prepare `argv` inside the container's namespaces and environment with a new
+    /// pseudo-terminal (allocated in the container's own devpts) as its controlling terminal,
+    /// stdin, stdout and stderr. Resolves once the terminal exists; the command runs after
+    /// [`TtyExec::start`]; its exit code is the monitor's.
+    fn exec_tty(
+        &self,
+        id: &ContainerId,
+        argv: &[String],
+    ) -> impl Future<Output = Result<TtyExec, RuntimeError>> + Send;
+
+    /// A writer to the stdin of a container started with `stdin: true` (CRI Attach's stdin
+    /// stream); several may be open at once, and closing one does not close the stdin.
+    fn attach_stdin(
+        &self,
+        id: &ContainerId,
+    ) -> Result<tokio::net::unix::pipe::Sender, RuntimeError>;
 
     /// Open a TCP connection from inside the pod's network namespace (how probes and httpGet
     /// hooks reach the pod IP). The returned stream is registered with the tokio reactor.

@@ -14,6 +14,7 @@
 //! * The monitor dies with the supervisor when `die_with_parent` is set, taking its container
 //!   with it (PR_SET_PDEATHSIG): `podvisor run` never leaves a process behind.
 
+pub mod pty;
 pub mod shim;
 mod sys;
 
@@ -39,7 +40,7 @@ use shim::{ContainerConfig, Report, SetupFailure, SetupStep};
 
 use super::{
     ContainerId, ContainerSpec, ExecOutput, ExitStatus, Runtime, RuntimeError, SandboxId,
-    SandboxInfo, SandboxSpec, StartedContainer,
+    SandboxInfo, SandboxSpec, StartedContainer, TtyExec,
 };
 
 /// How containers are isolated on this machine.
@@ -76,6 +77,8 @@ struct ContainerEntry {
     pid: i32,
     cwd: String,
     exit: watch::Receiver<Option<ExitStatus>>,
+    /// `stdin: true`: the FIFO its main process reads.
+    stdin_fifo: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -141,6 +144,33 @@ impl LinuxRuntime {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The exec monitor (`__shim <mode> <pid> <cwd> <ns> -- argv`) for a running container.
+    fn exec_monitor(
+        &self,
+        mode: &str,
+        id: &ContainerId,
+        argv: &[String],
+    ) -> Result<Command, RuntimeError> {
+        let (pid, cwd) = {
+            let st = self.lock();
+            let c = st
+                .containers
+                .get(id)
+                .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
+            (c.pid, c.cwd.clone())
+        };
+        let ns = if self.isolation == Isolation::Namespaces {
+            "1"
+        } else {
+            "0"
+        };
+        let mut cmd = self.shim();
+        cmd.args([mode, &pid.to_string(), &cwd, ns, "--"])
+            .args(argv);
+        cmd.kill_on_drop(true);
+        Ok(cmd)
     }
 
     fn shim(&self) -> Command {
@@ -254,7 +284,10 @@ impl Runtime for LinuxRuntime {
         {
             let mut st = self.lock();
             for (cid, _, _) in &containers {
-                st.containers.remove(cid);
+                // The monitor removes its FIFO; not if it was killed.
+                if let Some(fifo) = st.containers.remove(cid).and_then(|c| c.stdin_fifo) {
+                    let _ = std::fs::remove_file(fifo);
+                }
             }
         }
         if let Some(mut child) = entry.child {
@@ -286,6 +319,9 @@ impl Runtime for LinuxRuntime {
             "{}-{}-{}-{n}",
             spec.pod.name, spec.name, spec.restart_count
         ));
+        let stdin_fifo = spec
+            .stdin
+            .then(|| self.config.state_dir.join(format!("{}.stdin", id.0)));
         let config = ContainerConfig {
             sandbox_pid,
             namespaces: self.isolation == Isolation::Namespaces,
@@ -301,6 +337,7 @@ impl Runtime for LinuxRuntime {
                 .map(|m| (m.source.clone(), m.target.clone(), m.read_only))
                 .collect(),
             log_path: spec.log_path.clone(),
+            stdin_fifo: stdin_fifo.clone(),
         };
         let config_path = self.config.state_dir.join(format!("{}.json", id.0));
         let json = serde_json::to_vec(&config).map_err(|e| create(io::Error::other(e)))?;
@@ -349,6 +386,7 @@ impl Runtime for LinuxRuntime {
                 pid,
                 cwd: spec.working_dir.clone(),
                 exit: rx,
+                stdin_fifo,
             },
         );
         tokio::spawn(async move {
@@ -475,24 +513,71 @@ impl Runtime for LinuxRuntime {
     }
 
     fn exec_command(&self, id: &ContainerId, argv: &[String]) -> Result<Command, RuntimeError> {
-        let (pid, cwd) = {
+        self.exec_monitor("exec", id, argv)
+    }
+
+    fn attach_stdin(
+        &self,
+        id: &ContainerId,
+    ) -> Result<tokio::net::unix::pipe::Sender, RuntimeError> {
+        let fifo = {
             let st = self.lock();
             let c = st
                 .containers
                 .get(id)
                 .ok_or_else(|| RuntimeError::ContainerNotFound(id.clone()))?;
-            (c.pid, c.cwd.clone())
+            c.stdin_fifo
+                .clone()
+                .ok_or_else(|| RuntimeError::NoStdin(id.clone()))?
         };
-        let ns = if self.isolation == Isolation::Namespaces {
-            "1"
-        } else {
-            "0"
+        tokio::net::unix::pipe::OpenOptions::new()
+            .open_sender(&fifo)
+            .map_err(|source| RuntimeError::AttachStdin {
+                container: id.clone(),
+                source,
+            })
+    }
+
+    async fn exec_tty(&self, id: &ContainerId, argv: &[String]) -> Result<TtyExec, RuntimeError> {
+        let exec_err = |source| RuntimeError::Exec {
+            container: id.clone(),
+            argv: argv.to_vec(),
+            source,
         };
-        let mut cmd = self.shim();
-        cmd.args(["exec", &pid.to_string(), &cwd, ns, "--"])
-            .args(argv);
-        cmd.kill_on_drop(true);
-        Ok(cmd)
+        // The console socket (runc's --console-socket): the monitor's stdin. It sends the pty
+        // master it opened inside the container, then waits for one byte to run the command.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(exec_err)?;
+        let mut cmd = self.exec_monitor("exec-tty", id, argv)?;
+        cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(exec_err)?;
+        // The command holds our copy of the monitor's end: drop it, so a monitor that fails
+        // before sending the terminal ends the wait below.
+        drop(cmd);
+        let received = tokio::task::spawn_blocking(move || {
+            let fd = sys::recv_fd(ours.as_fd())?;
+            Ok::<_, io::Error>((fd, ours))
+        })
+        .await
+        .map_err(|e| exec_err(io::Error::other(e)))?;
+        let (master, go) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                let mut stderr = String::new();
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut stderr).await;
+                }
+                let _ = child.wait().await;
+                let stderr = stderr.trim();
+                return Err(exec_err(if stderr.is_empty() {
+                    e
+                } else {
+                    io::Error::other(stderr.to_string())
+                }));
+            }
+        };
+        let terminal = pty::Terminal::new(master).map_err(exec_err)?;
+        Ok(TtyExec::new(child, terminal, go))
     }
 
     async fn connect_tcp(

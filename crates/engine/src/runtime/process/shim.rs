@@ -4,10 +4,14 @@
 //!   namespaces, sets the hostname, brings `lo` up, says `ready`, and waits to be killed.
 //! * `container <config.json>`: joins the sandbox's namespaces, unshares mount and PID
 //!   namespaces, forks the container's main process (PID 1 in its namespace) with its mounts,
-//!   log file and environment, reports `started`, reaps it (and any orphan: it is a child
+//!   log file, environment and stdin (`/dev/null`, or for `stdin: true` a FIFO the monitor
+//!   holds open for writing), reports `started`, reaps it (and any orphan: it is a child
 //!   subreaper) and reports `exited`.
-//! * `exec <pid> <cwd> -- argv...`: runs a command inside a container's namespaces with its
-//!   environment (CRI ExecSync), exiting with its code.
+//! * `exec <pid> <cwd> <ns> -- argv...`: runs a command inside a container's namespaces with
+//!   its environment (CRI ExecSync), exiting with its code.
+//! * `exec-tty <pid> <cwd> <ns> -- argv...`: the same with a pseudo-terminal opened inside the
+//!   container, its master handed back over the console socket on stdin (CRI Exec with
+//!   `tty`, runc's `--console-socket`).
 //!
 //! Mirrors runc's init + containerd-shim split. Reports are JSON lines on stdout.
 
@@ -53,6 +57,10 @@ pub struct ContainerConfig {
     pub mounts: Vec<(PathBuf, PathBuf, bool)>,
     /// stdout/stderr file.
     pub log_path: PathBuf,
+    /// `stdin: true`: the FIFO the main process reads as stdin (created by the monitor, which
+    /// holds it open for writing so it never reaches end of file; removed at exit).
+    #[serde(default)]
+    pub stdin_fifo: Option<PathBuf>,
 }
 
 /// The container set-up step that failed, as the monitor reports it (runc's init reports the
@@ -121,6 +129,8 @@ pub enum SetupStep {
     },
     /// Opening the container's log file.
     OpenLogFile,
+    /// Creating or opening the stdin FIFO (`stdin: true`).
+    OpenStdin,
     /// Changing to the working directory.
     Chdir {
         /// `workingDir`.
@@ -155,6 +165,7 @@ impl std::fmt::Display for SetupStep {
                 write!(f, "remount {} read-only", target.display())
             }
             SetupStep::OpenLogFile => write!(f, "open log file"),
+            SetupStep::OpenStdin => write!(f, "open stdin"),
             SetupStep::Chdir { dir } => write!(f, "chdir {dir}"),
             SetupStep::Exec => write!(f, "exec"),
         }
@@ -233,8 +244,9 @@ pub fn shim_main(args: Vec<String>) -> i32 {
             None => 2,
         },
         Some("exec") => exec(&args[1..]),
+        Some("exec-tty") => exec_tty(&args[1..]),
         _ => {
-            eprintln!("usage: podvisor __shim sandbox|container|exec ...");
+            eprintln!("usage: podvisor __shim sandbox|container|exec|exec-tty ...");
             2
         }
     }
@@ -549,8 +561,19 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> SetupFailure {
         }
         Err(e) => return SetupFailure::io(SetupStep::OpenLogFile, &e),
     }
-    if let Ok(null) = File::open("/dev/null") {
-        let _ = nix::unistd::dup2_stdin(&null);
+    match &cfg.stdin_fifo {
+        // The monitor holds a writer: opening for reading does not block.
+        Some(fifo) => match File::open(fifo) {
+            Ok(f) => {
+                let _ = nix::unistd::dup2_stdin(&f);
+            }
+            Err(e) => return SetupFailure::io(SetupStep::OpenStdin, &e),
+        },
+        None => {
+            if let Ok(null) = File::open("/dev/null") {
+                let _ = nix::unistd::dup2_stdin(&null);
+            }
+        }
     }
     let cwd = if cfg.cwd.is_empty() {
         "/"
@@ -626,9 +649,44 @@ fn container(config_path: &Path) -> i32 {
             return start_failed(SetupStep::MakeRootPrivate, e);
         }
     }
+    // `stdin: true`: a FIFO held open for writing by the monitor (containerd's stdin FIFO);
+    // attach opens it to write, and the main process never sees end of file.
+    let _stdin_keeper = match &cfg.stdin_fifo {
+        Some(fifo) => {
+            let _ = std::fs::remove_file(fifo);
+            if let Err(e) = nix::unistd::mkfifo(fifo.as_path(), nix::sys::stat::Mode::S_IRWXU) {
+                return start_failed(SetupStep::OpenStdin, e);
+            }
+            match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(fifo)
+            {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    let _ = std::fs::remove_file(fifo);
+                    report(&Report::StartFailed(SetupFailure::io(
+                        SetupStep::OpenStdin,
+                        &e,
+                    )));
+                    return 1;
+                }
+            }
+        }
+        None => None,
+    };
+    let remove_fifo = || {
+        if let Some(fifo) = &cfg.stdin_fifo {
+            let _ = std::fs::remove_file(fifo);
+        }
+    };
     let (rd, wr) = match pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
-        Err(e) => return start_failed(SetupStep::Pipe, e),
+        Err(e) => {
+            remove_fifo();
+            return start_failed(SetupStep::Pipe, e);
+        }
     };
     let monitor = nix::unistd::getpid();
     let child = match sys::fork() {
@@ -643,7 +701,10 @@ fn container(config_path: &Path) -> i32 {
             std::process::exit(127);
         }
         Ok(ForkResult::Parent { child }) => child,
-        Err(e) => return start_failed(SetupStep::Fork, e),
+        Err(e) => {
+            remove_fifo();
+            return start_failed(SetupStep::Fork, e);
+        }
     };
     drop(wr);
     let mut msg = String::new();
@@ -653,6 +714,7 @@ fn container(config_path: &Path) -> i32 {
         let failure = serde_json::from_str(&msg)
             .unwrap_or_else(|_| SetupFailure::new(SetupStep::Exec, Errno::UnknownErrno));
         let _ = waitpid(child, None);
+        remove_fifo();
         report(&Report::StartFailed(failure));
         return 1;
     }
@@ -683,6 +745,7 @@ fn container(config_path: &Path) -> i32 {
         }
     }
     let (code, signal) = main_status.unwrap_or((137, Some(9)));
+    remove_fifo();
     report(&Report::Exited { code, signal });
     0
 }
@@ -710,15 +773,24 @@ fn kill_remaining_children() {
     }
 }
 
-fn exec(args: &[String]) -> i32 {
-    // exec <pid> <cwd> <namespaces 0|1> -- argv...
+/// An exec inside a container: the working directory, the main process's environment, the
+/// command.
+struct ExecTarget {
+    cwd: String,
+    env: Vec<(String, String)>,
+    argv: Vec<String>,
+}
+
+/// Parses `<pid> <cwd> <namespaces 0|1> -- argv...` and enters the container; the exit code
+/// to return on failure.
+fn enter_container(mode: &str, args: &[String]) -> Result<ExecTarget, i32> {
     let (Some(pid), Some(cwd), Some(ns)) = (
         args.first().and_then(|p| p.parse::<i32>().ok()),
         args.get(1),
         args.get(2),
     ) else {
-        eprintln!("usage: exec <pid> <cwd> <0|1> -- argv...");
-        return 126;
+        eprintln!("usage: {mode} <pid> <cwd> <0|1> -- argv...");
+        return Err(126);
     };
     let argv: Vec<String> = args
         .iter()
@@ -727,8 +799,8 @@ fn exec(args: &[String]) -> i32 {
         .cloned()
         .collect();
     if argv.is_empty() {
-        eprintln!("exec: empty command");
-        return 126;
+        eprintln!("{mode}: empty command");
+        return Err(126);
     }
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
     let env: Vec<(String, String)> = environ
@@ -749,33 +821,40 @@ fn exec(args: &[String]) -> i32 {
         ];
         if let Err(f) = join_namespaces(pid, &kinds) {
             eprintln!("{}: {}", f.step, Errno::from_raw(f.errno));
-            return 126;
+            return Err(126);
         }
     }
-    let child = match sys::fork() {
-        Ok(ForkResult::Child) => {
-            // The command dies with its exec monitor (a client that goes away ends it).
-            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-            let _ = nix::unistd::chdir(if cwd.is_empty() { "/" } else { cwd.as_str() });
-            let program = resolve_program(&argv[0], &env);
-            let prog =
-                CString::new(program.as_os_str().as_encoded_bytes().to_vec()).unwrap_or_default();
-            let a = cstrings(argv.iter().cloned());
-            let e = cstrings(env.iter().map(|(k, v)| format!("{k}={v}")));
-            sys::reset_signals_for_exec();
-            let err = match execve(&prog, &a, &e) {
-                Err(e) => e,
-                Ok(never) => match never {},
-            };
-            eprintln!("exec {:?}: {err}", argv[0]);
-            std::process::exit(if err == Errno::ENOENT { 127 } else { 126 });
-        }
-        Ok(ForkResult::Parent { child }) => child,
-        Err(e) => {
-            eprintln!("fork: {e}");
-            return 126;
-        }
+    Ok(ExecTarget {
+        cwd: cwd.clone(),
+        env,
+        argv,
+    })
+}
+
+/// In the forked child: working directory, signals, exec. Never returns.
+fn exec_in_child(t: &ExecTarget) -> ! {
+    // The command dies with its exec monitor (a client that goes away ends it).
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let _ = nix::unistd::chdir(if t.cwd.is_empty() {
+        "/"
+    } else {
+        t.cwd.as_str()
+    });
+    let program = resolve_program(&t.argv[0], &t.env);
+    let prog = CString::new(program.as_os_str().as_encoded_bytes().to_vec()).unwrap_or_default();
+    let a = cstrings(t.argv.iter().cloned());
+    let e = cstrings(t.env.iter().map(|(k, v)| format!("{k}={v}")));
+    sys::reset_signals_for_exec();
+    let err = match execve(&prog, &a, &e) {
+        Err(e) => e,
+        Ok(never) => match never {},
     };
+    eprintln!("exec {:?}: {err}", t.argv[0]);
+    std::process::exit(if err == Errno::ENOENT { 127 } else { 126 });
+}
+
+/// Waits for the exec'd command; its exit code (128 + signal when killed).
+fn wait_exit_code(child: Pid) -> i32 {
     loop {
         match waitpid(child, None) {
             Ok(ws) => {
@@ -785,6 +864,89 @@ fn exec(args: &[String]) -> i32 {
             }
             Err(Errno::EINTR) => continue,
             Err(_) => return 126,
+        }
+    }
+}
+
+fn exec(args: &[String]) -> i32 {
+    // exec <pid> <cwd> <namespaces 0|1> -- argv...
+    let target = match enter_container("exec", args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    match sys::fork() {
+        Ok(ForkResult::Child) => exec_in_child(&target),
+        Ok(ForkResult::Parent { child }) => wait_exit_code(child),
+        Err(e) => {
+            eprintln!("fork: {e}");
+            126
+        }
+    }
+}
+
+/// `exec-tty <pid> <cwd> <namespaces 0|1> -- argv...`, stdin being the console socket: opens a
+/// pty inside the container (its `/dev/ptmx`, so the slave is one of the container's
+/// `/dev/pts`), sends the master over the socket (`SCM_RIGHTS`), waits for one byte (the
+/// first window size is set by then), and runs the command as a session leader with the slave
+/// as its controlling terminal and stdio (runc's `exec --tty --console-socket`).
+fn exec_tty(args: &[String]) -> i32 {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let target = match enter_container("exec-tty", args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let pty = match nix::pty::openpty(None, None) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("openpty: {e}");
+            return 126;
+        }
+    };
+    let console = libc::STDIN_FILENO;
+    let sent = sendmsg::<UnixAddr>(
+        console,
+        &[std::io::IoSlice::new(b"m")],
+        &[ControlMessage::ScmRights(&[pty.master.as_raw_fd()])],
+        MsgFlags::empty(),
+        None,
+    );
+    if let Err(e) = sent {
+        eprintln!("send the terminal: {e}");
+        return 126;
+    }
+    drop(pty.master);
+    let mut go = [0u8; 1];
+    loop {
+        match nix::unistd::read(std::io::stdin().as_fd(), &mut go) {
+            Ok(1) => break,
+            Err(Errno::EINTR) => continue,
+            // The caller went away before starting the command: run nothing.
+            _ => return 126,
+        }
+    }
+    match sys::fork() {
+        Ok(ForkResult::Child) => {
+            let slave = pty.slave;
+            let _ = nix::unistd::setsid();
+            if let Err(e) = sys::set_controlling_terminal(slave.as_fd()) {
+                eprintln!("TIOCSCTTY: {e}");
+                std::process::exit(126);
+            }
+            let _ = nix::unistd::dup2_stdin(&slave);
+            let _ = nix::unistd::dup2_stdout(&slave);
+            let _ = nix::unistd::dup2_stderr(&slave);
+            // fds 0-2 were open (socket, stdout, stderr), so the slave's own fd is above them.
+            drop(slave);
+            exec_in_child(&target)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(pty.slave);
+            wait_exit_code(child)
+        }
+        Err(e) => {
+            eprintln!("fork: {e}");
+            126
         }
     }
 }
