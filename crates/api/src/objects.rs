@@ -115,6 +115,9 @@ impl Kind {
     }
 }
 
+/// The apiserver's limit on a ConfigMap's or Secret's data (`MaxSecretSize`, 1 MiB).
+pub const MAX_DATA_SIZE: usize = 1024 * 1024;
+
 /// Decodes, normalises (a Secret's `stringData` goes into `data`) and validates an object.
 fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
     let name = v["metadata"]["name"]
@@ -135,6 +138,25 @@ fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
         Kind::ConfigMap => {
             let c: ConfigMap = serde_json::from_value(v)
                 .map_err(|e| ApiError::bad_request(format!("decoding ConfigMap: {e}")))?;
+            // ValidateConfigMap: keys and values together at most 1 MiB.
+            let size: usize = c
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+                + c.binary_data
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| k.len() + v.0.len())
+                    .sum::<usize>();
+            if size > MAX_DATA_SIZE {
+                return Err(ApiError::invalid(
+                    kind.name(),
+                    &name,
+                    &[FieldError::too_long("data", MAX_DATA_SIZE)],
+                ));
+            }
             serde_json::to_value(c).unwrap_or(Value::Null)
         }
         Kind::Secret => {
@@ -145,6 +167,20 @@ fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
                 for (k, v) in sd {
                     data.insert(k, k8s_openapi::ByteString(v.into_bytes()));
                 }
+            }
+            // ValidateSecret: keys and values together at most 1 MiB.
+            let size: usize = s
+                .data
+                .iter()
+                .flatten()
+                .map(|(k, v)| k.len() + v.0.len())
+                .sum();
+            if size > MAX_DATA_SIZE {
+                return Err(ApiError::invalid(
+                    kind.name(),
+                    &name,
+                    &[FieldError::too_long("data", MAX_DATA_SIZE)],
+                ));
             }
             // SetDefaults_Secret: an empty type is Opaque.
             if s.type_.as_deref().is_none_or(str::is_empty) {

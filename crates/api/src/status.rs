@@ -35,12 +35,13 @@ impl ApiError {
         e.details = Some(json!({"name": name, "kind": resource}));
         e
     }
-    /// 404 for an unknown path.
+    /// 404 for an unknown path (the apiserver's wording; the path is logged, not echoed).
     pub fn no_route(path: &str) -> Self {
+        tracing::debug!(path, "no route");
         Self::new(
             404,
             "NotFound",
-            format!("the server could not find the requested resource ({path})"),
+            "the server could not find the requested resource",
         )
     }
     /// 409 `pods "web" already exists`.
@@ -129,9 +130,9 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if let Some(d) = &self.details {
-            v["details"] = d.clone();
-        }
+        // The apiserver always sends `details` (empty when it names nothing): clients such as
+        // `kubectl debug` read `details.name` without checking for it.
+        v["details"] = self.details.clone().unwrap_or_else(|| json!({}));
         v
     }
 }

@@ -271,3 +271,53 @@ async fn random_requests_never_panic_or_answer_5xx() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_status_carries_details_and_data_is_limited_to_one_mebibyte() {
+    let d = tempfile::tempdir().unwrap();
+    let app = app(&d);
+    // An unknown path (kubectl debug's ephemeralcontainers before they are served): details
+    // present, with no name.
+    let (c, s) = call(
+        &app,
+        "PATCH",
+        "/api/v1/namespaces/default/pods/x/nosuchsubresource",
+        "application/strategic-merge-patch+json",
+        b"{}".to_vec(),
+        true,
+    )
+    .await;
+    assert_eq!(c, StatusCode::NOT_FOUND);
+    assert_eq!(s["details"], serde_json::json!({}), "{s}");
+    assert_eq!(
+        s["message"],
+        "the server could not find the requested resource"
+    );
+    let (_, s) = call(
+        &app,
+        "GET",
+        "/api/v1/namespaces/default/pods/none",
+        "application/json",
+        vec![],
+        true,
+    )
+    .await;
+    assert_eq!(s["details"]["name"], "none");
+    assert_eq!(s["details"]["kind"], "pods");
+    // A ConfigMap over 1 MiB is invalid.
+    let big = "x".repeat(1024 * 1024);
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "big"}, "data": {"k": big}});
+    let (c, s) = call(
+        &app,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        body.to_string().into_bytes(),
+        true,
+    )
+    .await;
+    assert_eq!(c, StatusCode::UNPROCESSABLE_ENTITY, "{s}");
+    assert_eq!(s["details"]["causes"][0]["reason"], "FieldValueTooLong");
+    assert_eq!(s["details"]["causes"][0]["field"], "data");
+}
