@@ -10,6 +10,7 @@ pub mod events;
 pub mod exec;
 pub mod http;
 pub mod logs;
+pub mod metrics;
 pub mod namespaces;
 pub mod nodes;
 pub mod objects;
@@ -70,6 +71,8 @@ pub fn served() -> Vec<(Resource, Router<Shared>)> {
         (namespaces::RESOURCE, namespaces::routes()),
         (nodes::RESOURCE, nodes::routes()),
         (nodes::LEASES, axum::Router::new()),
+        (metrics::POD_METRICS, metrics::routes()),
+        (metrics::NODE_METRICS, axum::Router::new()),
         (auth::ACCESS_REVIEWS, auth::routes()),
         (auth::RULES_REVIEWS, axum::Router::new()),
         (auth::SELF_REVIEWS, axum::Router::new()),

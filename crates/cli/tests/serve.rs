@@ -1349,3 +1349,34 @@ spec:
     assert!(s.ok(&["get", "pod", "echo"]).contains("Running"));
     assert_eq!(s.ok(&["logs", "echo"]), "got-hello\n");
 }
+
+#[test]
+fn top_shows_the_cpu_and_memory_of_each_container_and_of_the_node() {
+    let Some(s) = Server::start() else { return };
+    let f = s.file(
+        "busy.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: busy}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - {name: spin, image: busybox, command: ['sh', '-c', 'while :; do :; done']}\n  - {name: idle, image: busybox, command: [sleep, '600']}\n",
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("busy running", |s| {
+        s.ok(&["get", "pods"]).contains("Running")
+    });
+    let top = s.ok(&["top", "pod", "busy", "--containers"]);
+    let millicores = |name: &str| -> u64 {
+        top.lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .and_then(|c| c.trim_end_matches('m').parse().ok())
+            .unwrap_or_else(|| panic!("no {name} row:\n{top}"))
+    };
+    // A busy loop uses most of a core; `sleep` none (generous bounds: the machine is shared).
+    assert!(millicores("spin") >= 300, "{top}");
+    assert!(millicores("idle") <= 100, "{top}");
+    assert!(top.contains("Mi"), "{top}");
+    let node = s.ok(&["top", "node"]);
+    assert!(
+        node.contains("CPU(%)") && node.contains("MEMORY(%)"),
+        "{node}"
+    );
+    s.ok(&["delete", "pod", "busy", "--grace-period=0", "--force"]);
+}

@@ -254,6 +254,26 @@ impl<R: Runtime> Engine<R> {
                 }
                 answer(reply, Ok(()));
             }
+            Command::ContainerProcesses { reply } => {
+                let mut asks = Vec::new();
+                for (key, entry) in &self.pods {
+                    let (tx, rx) = oneshot::channel();
+                    if entry.tx.send(WorkerMsg::Processes { reply: tx }).is_ok() {
+                        asks.push((key.clone(), rx));
+                    }
+                }
+                asks.sort_by(|a, b| a.0.cmp(&b.0));
+                tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for (key, rx) in asks {
+                        // A worker that has returned answers nothing: it runs no process.
+                        if let Ok(pids) = rx.await {
+                            out.push((key, pids));
+                        }
+                    }
+                    answer(reply, Ok(out));
+                });
+            }
             Command::PodKeys { reply } => {
                 let mut keys: Vec<PodKey> = self.pods.keys().cloned().collect();
                 keys.sort();

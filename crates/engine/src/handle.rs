@@ -168,6 +168,11 @@ pub enum Command {
         /// Done.
         reply: Reply<()>,
     },
+    /// The host pid of every running container's main process, by pod (for `kubectl top`).
+    ContainerProcesses {
+        /// (pod, [(container, pid)]), sorted by pod.
+        reply: Reply<Vec<(PodKey, Vec<(String, u32)>)>>,
+    },
     /// The keys of every pod that has a worker, sorted.
     PodKeys {
         /// The keys.
@@ -434,6 +439,14 @@ impl EngineHandle {
     /// See [`Command::KillAll`].
     pub async fn kill_all(&self) -> Result<(), EngineError> {
         self.call(|reply| Command::KillAll { reply }).await
+    }
+
+    /// See [`Command::ContainerProcesses`].
+    pub async fn container_processes(
+        &self,
+    ) -> Result<Vec<(PodKey, Vec<(String, u32)>)>, EngineError> {
+        self.call(|reply| Command::ContainerProcesses { reply })
+            .await
     }
 
     /// See [`Command::PodKeys`].

@@ -60,6 +60,10 @@ pub(crate) enum WorkerMsg {
     },
     /// SIGKILL every running container now (see `Command::KillAll`).
     KillNow,
+    /// The host pid of each running container's main process (for `kubectl top`).
+    Processes {
+        reply: oneshot::Sender<Vec<(String, u32)>>,
+    },
     /// The pod's sandbox and IP, for connections into the pod (port-forward).
     Sandbox {
         reply: tokio::sync::oneshot::Sender<Option<(SandboxId, String)>>,
@@ -99,6 +103,8 @@ pub(crate) struct PodWorker<R: Runtime> {
     pub(crate) sandbox: Option<SandboxId>,
     pub(crate) volumes: Option<PodVolumes>,
     pub(crate) containers: HashMap<InstanceId, (ContainerId, Timestamp)>,
+    /// Host pids of the main processes of running instances.
+    pub(crate) pids: HashMap<InstanceId, u32>,
     pub(crate) probes: HashMap<(InstanceId, ProbeType), ProbeWorkerHandle>,
     pub(crate) probe_epochs: HashMap<(ContainerRef, ProbeType), tokio::time::Instant>,
     pub(crate) hooks_started: HashMap<(InstanceId, HookType), Timestamp>,
@@ -129,6 +135,7 @@ impl<R: Runtime> PodWorker<R> {
             sandbox: None,
             volumes: None,
             containers: HashMap::new(),
+            pids: HashMap::new(),
             probes: HashMap::new(),
             probe_epochs: HashMap::new(),
             hooks_started: HashMap::new(),
@@ -231,6 +238,7 @@ impl<R: Runtime> PodWorker<R> {
                     },
                 );
                 self.containers.insert(instance, (id.clone(), now));
+                self.pids.insert(instance, pid);
                 self.spawn_wait(instance, id, termination_file);
             }
             WorkerMsg::SandboxRemoved => {
@@ -238,6 +246,15 @@ impl<R: Runtime> PodWorker<R> {
                 self.emit(now, None, Happening::Removed);
             }
             WorkerMsg::KillNow => self.kill_now(now),
+            WorkerMsg::Processes { reply } => {
+                let mut out: Vec<(String, u32)> = self
+                    .pids
+                    .iter()
+                    .map(|(i, pid)| (self.name(i.container), *pid))
+                    .collect();
+                out.sort();
+                let _ = reply.send(out);
+            }
             WorkerMsg::Sandbox { reply } => {
                 let ip = self.machine.pod_ip().map(str::to_string);
                 let _ = reply.send(self.sandbox.clone().zip(ip));
@@ -343,6 +360,7 @@ impl<R: Runtime> PodWorker<R> {
                     .containers
                     .get(instance)
                     .map(|(_, started)| *at - *started);
+                self.pids.remove(instance);
                 self.emit(
                     now,
                     Some(self.name(instance.container)),
