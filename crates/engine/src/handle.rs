@@ -20,6 +20,9 @@ use crate::error::EngineError;
 use crate::store::Store;
 use crate::timeline::TimelineEntry;
 
+/// A pod and the host pid of each of its running containers' main processes.
+pub type PodProcesses = (PodKey, Vec<(String, u32)>);
+
 /// A reply channel: the command's result.
 pub type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
 
@@ -171,7 +174,7 @@ pub enum Command {
     /// The host pid of every running container's main process, by pod (for `kubectl top`).
     ContainerProcesses {
         /// (pod, [(container, pid)]), sorted by pod.
-        reply: Reply<Vec<(PodKey, Vec<(String, u32)>)>>,
+        reply: Reply<Vec<PodProcesses>>,
     },
     /// The keys of every pod that has a worker, sorted.
     PodKeys {
@@ -444,7 +447,7 @@ impl EngineHandle {
     /// See [`Command::ContainerProcesses`].
     pub async fn container_processes(
         &self,
-    ) -> Result<Vec<(PodKey, Vec<(String, u32)>)>, EngineError> {
+    ) -> Result<Vec<PodProcesses>, EngineError> {
         self.call(|reply| Command::ContainerProcesses { reply })
             .await
     }
