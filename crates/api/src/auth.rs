@@ -32,6 +32,7 @@ pub const ACCESS_REVIEWS: Resource = Resource {
     short_names: &[],
     categories: &[],
     subresources: &[],
+    schema: None,
 };
 
 /// `selfsubjectrulesreviews` (authorization.k8s.io/v1).

@@ -85,23 +85,80 @@ pub fn api_v1(served: &[Resource]) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources})
 }
 
-/// `GET /openapi/v3`.
-pub fn openapi_v3_root() -> Value {
-    json!({"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=podvisor1"}}})
+/// The OpenAPI v3 documents: `(path, document)` per served group version, the path as
+/// `/openapi/v3` lists it (`api/v1`, `apis/<group>/<version>`).
+pub fn openapi_v3_documents(served: &[Resource]) -> Vec<(String, Value)> {
+    let mut gvs: Vec<(&str, &str)> = Vec::new();
+    for r in served {
+        if !gvs.contains(&(r.group, r.version)) {
+            gvs.push((r.group, r.version));
+        }
+    }
+    gvs.into_iter()
+        .map(|(group, version)| {
+            let path = if group.is_empty() {
+                format!("api/{version}")
+            } else {
+                format!("apis/{group}/{version}")
+            };
+            (path, openapi_v3_group(served, group, version))
+        })
+        .collect()
 }
 
-/// `GET /openapi/v3/api/v1`: one patch operation per patchable kind advertising
-/// `fieldValidation` (so `kubectl apply` validates server-side).
-pub fn openapi_v3_core(served: &[Resource]) -> Value {
+/// A short content hash for `?hash=` (kubectl caches documents by it).
+pub fn content_hash(doc: &Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    doc.to_string().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// `GET /openapi/v3`: every group version's document, by content hash.
+pub fn openapi_v3_root(documents: &[(String, Value)]) -> Value {
+    let paths: serde_json::Map<String, Value> = documents
+        .iter()
+        .map(|(path, doc)| {
+            let url = format!("/openapi/v3/{path}?hash={}", content_hash(doc));
+            (path.clone(), json!({"serverRelativeURL": url}))
+        })
+        .collect();
+    json!({"paths": paths})
+}
+
+/// One group version's OpenAPI v3 document: a patch operation per patchable kind advertising
+/// `fieldValidation` (so `kubectl apply` validates server-side), and the kinds' schemas from
+/// the k8s-openapi types with `x-kubernetes-group-version-kind` (so `kubectl explain` works).
+pub fn openapi_v3_group(served: &[Resource], group: &str, version: &str) -> Value {
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let mut paths = serde_json::Map::new();
+    let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
+    let mut kinds = Vec::new();
     for r in served
         .iter()
-        .filter(|r| r.group.is_empty() && r.verbs.contains(&"patch"))
+        .filter(|r| r.group == group && r.version == version)
     {
+        if let Some(schema) = r.schema {
+            let reference = schema(&mut generator);
+            if let Some(name) = reference
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|s| s.rsplit('/').next())
+            {
+                kinds.push((name.to_string(), r.kind));
+            }
+        }
+        if !r.verbs.contains(&"patch") {
+            continue;
+        }
         let path = if r.namespaced {
-            format!("/api/v1/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
-            format!("/api/v1/{}/{{name}}", r.plural)
+            format!("{prefix}/{}/{{name}}", r.plural)
         };
         paths.insert(
             path,
@@ -113,5 +170,15 @@ pub fn openapi_v3_core(served: &[Resource]) -> Value {
             }}),
         );
     }
-    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"}, "paths": paths, "components": {"schemas": {}}})
+    let mut schemas = generator.take_definitions(true);
+    for (name, kind) in kinds {
+        if let Some(Value::Object(s)) = schemas.get_mut(&name) {
+            s.insert(
+                "x-kubernetes-group-version-kind".into(),
+                json!([{"group": group, "version": version, "kind": kind}]),
+            );
+        }
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.4"},
+           "paths": paths, "components": {"schemas": schemas}})
 }

@@ -10,7 +10,7 @@ use podvisor_engine::store::StoreChange;
 use serde_json::{json, Value};
 
 use crate::http::{json_response, list_response, wants_table, wants_watch, ApiResult, Params};
-use crate::resource::Resource;
+use crate::resource::{schema, Resource};
 use crate::selectors::Selector;
 use crate::table::event_table;
 use crate::watch::{watch, WatchKind};
@@ -28,6 +28,7 @@ pub const RESOURCE: Resource = Resource {
     short_names: &["ev"],
     categories: &[],
     subresources: &[],
+    schema: Some(schema::<k8s_openapi::api::core::v1::Event>),
 };
 
 /// The routes of events.

@@ -36,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use podvisor_engine::EngineHandle;
+use serde_json::Value;
 
 pub use http::wants_table;
 pub use resource::Resource;
@@ -117,7 +118,10 @@ pub fn router(state: Shared) -> Router {
     let groups = discovery::apis(&resources);
     let table = std::sync::Arc::new(resources.clone());
     let table2 = table.clone();
-    let openapi = discovery::openapi_v3_core(&resources);
+    let documents = discovery::openapi_v3_documents(&resources);
+    let openapi_root = discovery::openapi_v3_root(&documents);
+    let documents: std::sync::Arc<std::collections::HashMap<String, Value>> =
+        std::sync::Arc::new(documents.into_iter().collect());
     let mut app = Router::new()
         .route("/version", get(|| async { Json(discovery::version()) }))
         .route("/version/", get(|| async { Json(discovery::version()) }))
@@ -150,11 +154,17 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1", get(move || async move { Json(core) }))
         .route(
             "/openapi/v3",
-            get(|| async { Json(discovery::openapi_v3_root()) }),
+            get(move || async move { Json(openapi_root) }),
         )
         .route(
-            "/openapi/v3/api/v1",
-            get(move || async move { Json(openapi) }),
+            "/openapi/v3/{*path}",
+            get(move |Path(path): Path<String>| async move {
+                documents
+                    .get(&path)
+                    .cloned()
+                    .map(|d| ([("cache-control", "public, immutable")], Json(d)))
+                    .ok_or_else(|| ApiError::no_route(&format!("/openapi/v3/{path}")))
+            }),
         );
     for (_, routes) in served {
         app = app.merge(routes);

@@ -29,6 +29,7 @@ pub const POD_METRICS: Resource = Resource {
     short_names: &[],
     categories: &[],
     subresources: &[],
+    schema: None,
 };
 
 /// `nodes` in metrics.k8s.io/v1beta1.

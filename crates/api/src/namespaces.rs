@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, list_response, ApiResult};
 use crate::patch::merge;
-use crate::resource::Resource;
+use crate::resource::{schema, Resource};
 use crate::{ApiError, Shared};
 
 /// `namespaces` in the core group.
@@ -27,6 +27,7 @@ pub const RESOURCE: Resource = Resource {
     short_names: &["ns"],
     categories: &[],
     subresources: &[],
+    schema: Some(schema::<k8s_openapi::api::core::v1::Namespace>),
 };
 
 /// The routes of namespaces.

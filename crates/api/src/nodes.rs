@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Node;
 use serde_json::{json, Value};
 
 use crate::http::{json_response, list_response, object_response, wants_table, ApiResult};
-use crate::resource::Resource;
+use crate::resource::{schema, Resource};
 use crate::table::{age, column, row_object};
 use crate::{ApiError, Shared};
 
@@ -24,6 +24,7 @@ pub const RESOURCE: Resource = Resource {
     short_names: &["no"],
     categories: &[],
     subresources: &[("status", "Node", &["get"])],
+    schema: Some(schema::<k8s_openapi::api::core::v1::Node>),
 };
 
 /// `leases` (coordination.k8s.io/v1): the node's heartbeat lease in `kube-node-lease`.
@@ -38,6 +39,7 @@ pub const LEASES: Resource = Resource {
     short_names: &[],
     categories: &[],
     subresources: &[],
+    schema: None,
 };
 
 /// The routes of nodes and of the node's lease.

@@ -11,7 +11,7 @@ use podvisor_lifecycle::field::FieldError;
 use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, wants_table, ApiResult};
-use crate::resource::{Resource, CRUD_UPDATE};
+use crate::resource::{schema, Resource, CRUD_UPDATE};
 use crate::table::human_duration;
 use crate::{ApiError, Shared};
 
@@ -36,6 +36,7 @@ pub const CONFIG_MAPS: Resource = Resource {
     short_names: &["cm"],
     categories: &[],
     subresources: &[],
+    schema: Some(schema::<k8s_openapi::api::core::v1::ConfigMap>),
 };
 
 /// `secrets` in the core group.
@@ -50,6 +51,7 @@ pub const SECRETS: Resource = Resource {
     short_names: &[],
     categories: &[],
     subresources: &[],
+    schema: Some(schema::<k8s_openapi::api::core::v1::Secret>),
 };
 
 /// The routes of one of these kinds.

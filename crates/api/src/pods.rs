@@ -20,7 +20,7 @@ use crate::http::{
     wants_watch, with_warnings, ApiResult, Params,
 };
 use crate::patch::{merge, PatchType};
-use crate::resource::{Resource, CRUD_UPDATE};
+use crate::resource::{schema, Resource, CRUD_UPDATE};
 use crate::selectors::Selector;
 use crate::table::{pod_table, pod_table_row};
 use crate::watch::{watch, WatchKind};
@@ -44,6 +44,7 @@ pub const RESOURCE: Resource = Resource {
         ("portforward", "PodPortForwardOptions", &["create", "get"]),
         ("status", "Pod", &["get"]),
     ],
+    schema: Some(schema::<k8s_openapi::api::core::v1::Pod>),
 };
 
 /// The routes of pods and their subresources.

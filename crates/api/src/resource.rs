@@ -28,6 +28,18 @@ pub struct Resource {
     pub categories: &'static [&'static str],
     /// Subresources: (name, kind, verbs), e.g. `("log", "Pod", &["get"])`.
     pub subresources: &'static [(&'static str, &'static str, &'static [&'static str])],
+    /// The kind's OpenAPI schema (from the k8s-openapi type), for `kubectl explain`.
+    pub schema: Option<SchemaFn>,
+}
+
+/// Adds a kind's schema (and what it references) to a generator; returns its reference.
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// The [`SchemaFn`] of a k8s-openapi type.
+pub fn schema<T: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> schemars::Schema {
+    generator.subschema_for::<T>()
 }
 
 /// The verbs of a kind served without `update`.

@@ -1380,3 +1380,22 @@ fn top_shows_the_cpu_and_memory_of_each_container_and_of_the_node() {
     );
     s.ok(&["delete", "pod", "busy", "--grace-period=0", "--force"]);
 }
+
+#[test]
+fn explain_reads_the_schemas_of_the_served_kinds() {
+    let Some(s) = Server::start() else { return };
+    let out = s.ok(&["explain", "pod.spec.containers.lifecycle.preStop"]);
+    assert!(out.contains("FIELD: preStop <LifecycleHandler>"), "{out}");
+    assert!(out.contains("termination grace period"), "{out}");
+    assert!(out.contains("sleep\t<SleepAction>"), "{out}");
+    let out = s.ok(&["explain", "configmap.data"]);
+    assert!(out.contains("KIND:       ConfigMap"), "{out}");
+    // Server-side validation still decides apply (the patch operations advertise it).
+    let f = s.file(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: strict}\nspec:\n  containers:\n  - {name: c, image: busybox, command: ['true'], comand: ['x']}\n",
+    );
+    let o = s.kubectl(&["apply", "-f", &f]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("comand"), "{err}");
+}

@@ -445,9 +445,7 @@ impl EngineHandle {
     }
 
     /// See [`Command::ContainerProcesses`].
-    pub async fn container_processes(
-        &self,
-    ) -> Result<Vec<PodProcesses>, EngineError> {
+    pub async fn container_processes(&self) -> Result<Vec<PodProcesses>, EngineError> {
         self.call(|reply| Command::ContainerProcesses { reply })
             .await
     }
