@@ -92,6 +92,16 @@ async fn auth(State(st): State<Shared>, req: Request, next: Next) -> Response {
             return ApiError::unauthorized().into_response();
         }
     }
+    // A body announced larger than the limit is refused before it is read (a client waiting
+    // for `100 Continue` then never sends it, and none is cut off mid-send).
+    let announced = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY) {
+        return ApiError::too_large(MAX_BODY).into_response();
+    }
     next.run(req).await
 }
 
