@@ -69,7 +69,8 @@ pub fn load(args: &[String]) -> Result<Inputs> {
     for (source, text) in sources {
         match parse_manifests(&text, &source) {
             Ok(m) => {
-                inputs.warnings.extend(m.warnings);
+                // A person reads these: unknown fields carry the close known field, if any.
+                inputs.warnings.extend(m.warnings_with_hints());
                 inputs.objects.config_maps.extend(m.config_maps);
                 inputs.objects.secrets.extend(m.secrets);
                 for mut pod in m.pods {
@@ -89,6 +90,7 @@ pub fn load(args: &[String]) -> Result<Inputs> {
                     }
                 }
             }
+            // The error names its file already (`pod.yaml: ...`, `<stdin>: ...`).
             Err(e) => inputs.errors.push(e.to_string()),
         }
     }

@@ -709,3 +709,114 @@ fn the_default_state_directory_is_removed_at_exit_unless_kept() {
         assert_eq!(stderr.contains("logs: "), keep, "{stderr}");
     }
 }
+
+#[test]
+fn bad_input_names_the_file_says_error_once_and_shows_every_decode_error_and_hint() {
+    let d = tmp();
+    let r = run(
+        d.path(),
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  terminationGracePeriodSeconds: soon
+  containers:
+  - name: app
+    image: busybox
+    comand: ['sleep', '1']
+    ports: [{containerPort: "8080"}]
+"#,
+        &[],
+    );
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    let file = d.path().join("pod.yaml");
+    let err = r.stderr();
+    assert!(
+        err.contains(&format!("error: {}: document 1: Pod is invalid: spec.containers[0].ports[0].containerPort: Invalid value: \"8080\": must be of type integer, spec.terminationGracePeriodSeconds: Invalid value: \"soon\": must be of type integer", file.display())),
+        "{err}"
+    );
+    // A document that decodes shows its unknown fields with the close known one.
+    let r = run(
+        d.path(),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\nspec:\n  containers:\n  - {name: app, image: busybox, comand: [sleep, '1']}\n",
+        &[],
+    );
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(
+        r.stderr().contains(&format!(
+            "warning: {}: document 1: unknown field \"spec.containers[0].comand\" (did you mean \"command\"?)",
+            file.display()
+        )),
+        "{}",
+        r.stderr()
+    );
+    // A syntax error read from standard input.
+    let mut child = podvisor()
+        .args(["run", "--no-color", "-f", "-"])
+        .arg("--state-dir")
+        .arg(d.path().join("state"))
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"a: [").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: <stdin>: line 1 column 4: unclosed bracket '['"),
+        "{err}"
+    );
+    assert!(err.contains("--> <stdin>:1:4"), "{err}");
+    assert!(
+        !err.contains("<input>") && err.matches("error:").count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn a_host_path_of_the_wrong_type_is_a_failed_mount_and_no_container_starts() {
+    let d = tmp();
+    let file = d.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let r = run(
+        d.path(),
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hp}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sleep', '600']
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes:
+  - name: data
+    hostPath: {{path: {}, type: Directory}}
+"#,
+            file.display()
+        ),
+        &["--stop-after", "2s"],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let mounts = r.events("FailedMount");
+    assert!(!mounts.is_empty(), "{}", r.stderr());
+    assert_eq!(
+        mounts[0]["message"],
+        format!(
+            "MountVolume.SetUp failed for volume \"data\" : hostPath type check failed: {} is not a directory, it's a File",
+            file.display()
+        )
+    );
+    assert_eq!(mounts[0]["type"], "Warning");
+    assert!(r.events("Started").is_empty(), "{}", r.stderr());
+    assert!(r.events("Failed").is_empty(), "{}", r.stderr());
+}

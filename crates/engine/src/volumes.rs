@@ -3,14 +3,16 @@
 //! downwardAPI, projected) and `makeMounts` (kuberuntime_container.go) including the fresh
 //! termination-message file per container instance (kubelet-semantics.md §8).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use podvisor_lifecycle::env::EnvContext;
 use podvisor_lifecycle::plan::{ContainerPlan, PodPlan};
-use podvisor_lifecycle::volume::{project_volume, VolumeSource};
+use podvisor_lifecycle::volume::{
+    host_path_set_up, project_volume, HostFileType, HostPathSetUp, VolumeSource,
+};
 
 use crate::objects::Objects;
 use crate::runtime::Mount;
@@ -37,6 +39,16 @@ pub enum VolumeSetupError {
         /// Cause.
         #[source]
         source: io::Error,
+    },
+    /// A hostPath volume's set-up failed (the kubelet's `MountVolume.SetUp`: its type check,
+    /// or creating the directory or file of a `...OrCreate` type). `message` is the kubelet's
+    /// error, the part after `MountVolume.SetUp failed for volume "<name>" : `.
+    #[error("MountVolume.SetUp failed for volume {volume:?} : {message}")]
+    SetUp {
+        /// Volume name.
+        volume: String,
+        /// The plugin's error, e.g. `hostPath type check failed: /p is not a directory, ...`.
+        message: String,
     },
     /// A container mounts a volume the pod does not define (validation prevents this).
     #[error("volume {volume:?} mounted by container {container:?} is not defined")]
@@ -70,6 +82,9 @@ pub enum VolumeSetupError {
 pub struct PodVolumes {
     pod_dir: PathBuf,
     host_paths: BTreeMap<String, PathBuf>,
+    /// hostPath volumes without a type: the runtime creates their missing path as a
+    /// directory when it mounts them (containerd's `WithMounts`).
+    create_if_missing: BTreeSet<String>,
 }
 
 /// The mounts of one container instance.
@@ -110,6 +125,7 @@ impl PodVolumes {
             node_allocatable_memory_bytes: 0,
         };
         let mut host_paths = BTreeMap::new();
+        let mut create_if_missing = BTreeSet::new();
         let volumes = plan
             .pod
             .spec
@@ -131,17 +147,34 @@ impl PodVolumes {
                 }
                 VolumeSource::HostPath { path, type_ } => {
                     let p = PathBuf::from(&path);
-                    match type_.as_deref() {
-                        Some("DirectoryOrCreate") => {
-                            std::fs::create_dir_all(&p).map_err(write_err(&v.name, &p))?
+                    let set_up = |message: String| VolumeSetupError::SetUp {
+                        volume: v.name.clone(),
+                        message,
+                    };
+                    match host_path_set_up(&path, type_.as_deref(), host_file_type(&p))
+                        .map_err(|e| set_up(e.to_string()))?
+                    {
+                        HostPathSetUp::Ready => {}
+                        // `makeDir`: MkdirAll(path, 0755).
+                        HostPathSetUp::CreateDirectory => std::fs::DirBuilder::new()
+                            .recursive(true)
+                            .mode(0o755)
+                            .create(&p)
+                            .map_err(|e| set_up(format!("mkdir {path}: {e}")))?,
+                        // `makeFile`: OpenFile(path, O_CREATE, 0644); its directory must exist.
+                        HostPathSetUp::CreateFile => {
+                            std::fs::OpenOptions::new()
+                                .read(true)
+                                .write(true)
+                                .create(true)
+                                .truncate(false)
+                                .mode(0o644)
+                                .open(&p)
+                                .map_err(|e| set_up(format!("open {path}: {e}")))?;
                         }
-                        Some("FileOrCreate") if !p.exists() => {
-                            if let Some(parent) = p.parent() {
-                                std::fs::create_dir_all(parent).map_err(write_err(&v.name, &p))?;
-                            }
-                            std::fs::write(&p, b"").map_err(write_err(&v.name, &p))?;
-                        }
-                        _ => {}
+                    }
+                    if type_.as_deref().unwrap_or("").is_empty() {
+                        create_if_missing.insert(v.name.clone());
                     }
                     p
                 }
@@ -170,6 +203,7 @@ impl PodVolumes {
         Ok(PodVolumes {
             pod_dir: pod_dir.to_path_buf(),
             host_paths,
+            create_if_missing,
         })
     }
 
@@ -189,6 +223,14 @@ impl PodVolumes {
                     volume: m.volume.clone(),
                     container: c.name.clone(),
                 })?;
+            if self.create_if_missing.contains(&m.volume) && !base.exists() {
+                // containerd: a missing bind-mount source becomes a directory (0755).
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(base)
+                    .map_err(write_err(&m.volume, base))?;
+            }
             let source = if m.sub_path.is_empty() {
                 base.clone()
             } else {
@@ -238,4 +280,22 @@ impl PodVolumes {
             termination_file: Some(file),
         })
     }
+}
+
+/// What is at `path`, following symlinks (`hostutil.GetFileType`); `None` when nothing is.
+fn host_file_type(path: &Path) -> Option<HostFileType> {
+    let t = std::fs::metadata(path).ok()?.file_type();
+    Some(if t.is_dir() {
+        HostFileType::Directory
+    } else if t.is_file() {
+        HostFileType::File
+    } else if t.is_socket() {
+        HostFileType::Socket
+    } else if t.is_char_device() {
+        HostFileType::CharDevice
+    } else if t.is_block_device() {
+        HostFileType::BlockDevice
+    } else {
+        HostFileType::Other
+    })
 }

@@ -27,7 +27,7 @@ use crate::probe_worker::{first_tick, spawn_probe_worker, ProbeWorkerHandle};
 use crate::runtime::{ContainerId, Runtime, RuntimeError, SandboxId, SandboxSpec};
 use crate::store::Store;
 use crate::timeline::{Happening, TimelineEntry};
-use crate::volumes::PodVolumes;
+use crate::volumes::{PodVolumes, VolumeSetupError};
 
 /// Messages into a pod worker.
 #[derive(Debug)]
@@ -506,6 +506,13 @@ impl<R: Runtime> PodWorker<R> {
         let node = (self.io.node_name.clone(), self.io.host_ip.clone());
         match PodVolumes::prepare(&plan, &pod_dir, &objects, &node.0, &node.1) {
             Ok(v) => self.volumes = Some(v),
+            Err(VolumeSetupError::SetUp { volume, message }) => {
+                let _ = tx.send(WorkerMsg::Observed(Observation::VolumeSetUpFailed {
+                    volume,
+                    message,
+                }));
+                return;
+            }
             Err(e) => {
                 let _ = tx.send(WorkerMsg::Observed(Observation::MountFailed {
                     message: error_chain(&e),

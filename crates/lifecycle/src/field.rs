@@ -1,6 +1,7 @@
 //! Typed field-level validation errors. Mirrors `field.Error` / `field.ErrorType` and their
 //! constructors (`field.Required`, `field.Invalid`, `field.NotSupported`, `field.Forbidden`,
-//! `field.NotFound`, `field.Duplicate`, `field.TooLong`, `field.TooMany`, `field.InternalError`)
+//! `field.NotFound`, `field.Duplicate`, `field.TooLong`, `field.TooMany`, `field.InternalError`,
+//! `field.TypeInvalid`)
 //! of k8s.io/apimachinery/pkg/util/validation/field (errors.go), including `Error()` /
 //! `ErrorBody()` rendering; the type's `reason()` is the `StatusCause.reason` of an Invalid
 //! Status (k8s.io/apimachinery/pkg/api/errors `NewInvalid`).
@@ -28,6 +29,8 @@ pub enum ErrorType {
     TooMany,
     /// An error not caused by the input (`field.InternalError`).
     Internal,
+    /// A value of the wrong JSON type (`field.TypeInvalid`).
+    TypeInvalid,
 }
 
 impl ErrorType {
@@ -43,6 +46,7 @@ impl ErrorType {
             ErrorType::TooLong => "FieldValueTooLong",
             ErrorType::TooMany => "FieldValueTooMany",
             ErrorType::Internal => "InternalError",
+            ErrorType::TypeInvalid => "FieldValueTypeInvalid",
         }
     }
 
@@ -58,6 +62,7 @@ impl ErrorType {
             ErrorType::TooLong => "Too long",
             ErrorType::TooMany => "Too many",
             ErrorType::Internal => "Internal error",
+            ErrorType::TypeInvalid => "Invalid value",
         }
     }
 
@@ -82,10 +87,35 @@ pub trait BadValue {
     fn render(&self) -> String;
 }
 
-/// Quotes a string value. Rust's `{:?}` is used (what podvisor has always printed); for
-/// printable text it is the same as Go's `%q`.
-fn quote(s: &str) -> String {
-    format!("{s:?}")
+/// Quotes a string value as Go's `%q` does: `"` and `\\` escaped, `\n`, `\t`, `\r` and the other
+/// C escapes by name, the remaining ASCII controls (NUL, DEL, ...) as `\xNN`, other
+/// non-printable characters as `\uNNNN`; printable text (including non-ASCII) is kept.
+pub(crate) fn quote(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 impl BadValue for str {
@@ -201,14 +231,25 @@ impl FieldError {
         Self::new(ErrorType::Duplicate, field, Some(value.render()), "")
     }
 
-    /// `field.TooLong`: `must have at most {max_bytes} bytes` (the value is never shown).
+    /// `field.TooLong`: `may not be more than {max_bytes} bytes` (`byte` for 1); the value is
+    /// never shown. The wording of Kubernetes 1.34 and later.
     pub fn too_long(field: impl Into<String>, max_bytes: usize) -> Self {
+        let unit = if max_bytes == 1 { "byte" } else { "bytes" };
         Self::new(
             ErrorType::TooLong,
             field,
             None,
-            format!("must have at most {max_bytes} bytes"),
+            format!("may not be more than {max_bytes} {unit}"),
         )
+    }
+
+    /// `field.TypeInvalid`: a value of the wrong type, e.g. a string where an integer belongs.
+    pub fn type_invalid(
+        field: impl Into<String>,
+        value: impl BadValue,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::new(ErrorType::TypeInvalid, field, Some(value.render()), detail)
     }
 
     /// `field.TooMany`: `must have at most {max} items`, showing the actual count.
@@ -356,7 +397,11 @@ mod tests {
         let e = FieldError::too_long("metadata.annotations", 262_144);
         assert_eq!(
             e.to_string(),
-            "metadata.annotations: Too long: must have at most 262144 bytes"
+            "metadata.annotations: Too long: may not be more than 262144 bytes"
+        );
+        assert_eq!(
+            FieldError::too_long("f", 1).to_string(),
+            "f: Too long: may not be more than 1 byte"
         );
         assert_eq!(e.reason(), "FieldValueTooLong");
         let e = FieldError::too_many("spec.x.restartPolicyRules", 21, 20);
@@ -371,6 +416,27 @@ mod tests {
             "spec.x.port: Internal error: unknown type: 2"
         );
         assert_eq!(e.reason(), "InternalError");
+    }
+
+    #[test]
+    fn type_invalid_shows_the_value_with_the_invalid_value_phrase() {
+        let e = FieldError::type_invalid("spec.x.containerPort", "8080", "must be of type integer");
+        assert_eq!(
+            e.to_string(),
+            "spec.x.containerPort: Invalid value: \"8080\": must be of type integer"
+        );
+        assert_eq!(e.reason(), "FieldValueTypeInvalid");
+    }
+
+    #[test]
+    fn strings_are_quoted_as_go_quotes_them() {
+        assert_eq!(quote("a\u{0}b"), "\"a\\x00b\"");
+        assert_eq!(quote("tab\there \"q\" \\"), "\"tab\\there \\\"q\\\" \\\\\"");
+        assert_eq!(quote("\u{7f}\u{85}é"), "\"\\x7f\\u0085é\"");
+        assert_eq!(
+            FieldError::invalid("metadata.name", "a\u{0}", "bad").to_string(),
+            "metadata.name: Invalid value: \"a\\x00\": bad"
+        );
     }
 
     #[test]
@@ -392,6 +458,7 @@ mod tests {
             (ErrorType::TooLong, "Too long"),
             (ErrorType::TooMany, "Too many"),
             (ErrorType::Internal, "Internal error"),
+            (ErrorType::TypeInvalid, "Invalid value"),
         ];
         for (t, phrase) in all {
             assert_eq!(t.phrase(), phrase);

@@ -17,8 +17,59 @@ pub struct Intake {
     pub config_maps: Vec<ConfigMap>,
     /// Secrets.
     pub secrets: Vec<Secret>,
-    /// Warnings.
+    /// Warnings, as the API server words them (`f.yaml: document 1: unknown field "spec.x"`):
+    /// skipped kinds and unknown fields.
     pub warnings: Vec<String>,
+    /// The unknown fields among the warnings, with the known field each was probably meant
+    /// to be.
+    pub unknown_fields: Vec<UnknownField>,
+}
+
+impl Intake {
+    /// The warnings for a person at a terminal: each unknown field followed by
+    /// ` (did you mean "command"?)` when one known field is close to it.
+    pub fn warnings_with_hints(&self) -> Vec<String> {
+        let mut unknown = self.unknown_fields.iter().peekable();
+        self.warnings
+            .iter()
+            .map(|w| match unknown.peek() {
+                Some(u) if u.warning() == *w => {
+                    let hinted = u.to_string();
+                    unknown.next();
+                    hinted
+                }
+                _ => w.clone(),
+            })
+            .collect()
+    }
+}
+
+/// A key of a document that its kind does not have (kubectl's strict decoding warning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownField {
+    /// Where: `f.yaml: document 1`.
+    pub document: String,
+    /// The field's path, e.g. `spec.containers[0].comand`.
+    pub path: String,
+    /// The one known field close to it (same but for case, or an edit distance of at most 2).
+    pub suggestion: Option<String>,
+}
+
+impl UnknownField {
+    /// The warning without the hint: `f.yaml: document 1: unknown field "spec.x"`.
+    pub fn warning(&self) -> String {
+        format!("{}: unknown field \"{}\"", self.document, self.path)
+    }
+}
+
+impl std::fmt::Display for UnknownField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.warning())?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " (did you mean \"{s}\"?)")?;
+        }
+        Ok(())
+    }
 }
 
 /// Errors of the minimal intake.
@@ -27,20 +78,26 @@ pub enum IntakeError {
     /// YAML/JSON syntax.
     #[error("{source_name}: {message}")]
     Syntax {
-        /// File.
+        /// File (`<stdin>` for standard input).
         source_name: String,
-        /// Parser message.
+        /// Parser message with its location, and the offending lines when known, naming
+        /// `source_name`.
         message: String,
     },
-    /// A document of a known kind did not decode.
-    #[error("{source_name}: document {index}: {message}")]
+    /// A document of a known kind did not decode: every value of the wrong type, with its path.
+    #[error(
+        "{source_name}: document {index}: {kind} is invalid: {}",
+        crate::field::join(errors)
+    )]
     Decode {
         /// File.
         source_name: String,
         /// 1-based document index.
         index: usize,
-        /// Decoder message.
-        message: String,
+        /// The document's kind, e.g. `Pod`.
+        kind: String,
+        /// Field errors, in document order.
+        errors: Vec<FieldError>,
     },
     /// The pod is invalid.
     #[error("Pod {pod:?} is invalid: {}", crate::field::join(errors))]
@@ -52,12 +109,39 @@ pub enum IntakeError {
     },
 }
 
-/// Parses multi-document YAML or JSON.
+/// serde-saphyr's message naming `source_name` instead of `<input>`, without its own
+/// `error: ` heading (the caller prints one).
+fn syntax_message(e: &serde_saphyr::Error, source_name: &str) -> String {
+    let rendered = e.render_with_options(serde_saphyr::render_options! {
+        source_name: Some(source_name),
+    });
+    rendered
+        .strip_prefix("error: ")
+        .unwrap_or(&rendered)
+        .to_string()
+}
+
+fn decode_doc<T: serde::de::DeserializeOwned>(
+    d: &serde_json::Value,
+    source_name: &str,
+    index: usize,
+    kind: &str,
+) -> Result<T, IntakeError> {
+    crate::decode::decode(d).map_err(|errors| IntakeError::Decode {
+        source_name: source_name.into(),
+        index,
+        kind: kind.into(),
+        errors,
+    })
+}
+
+/// Parses multi-document YAML or JSON. `source_name` names the input in every message (the
+/// file given, `<stdin>` for standard input).
 pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(text).map_err(|e| IntakeError::Syntax {
             source_name: source_name.into(),
-            message: e.to_string(),
+            message: syntax_message(&e, source_name),
         })?;
     let mut out = Intake::default();
     let mut flat = Vec::new();
@@ -84,26 +168,21 @@ pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
             .and_then(|k| k.as_str())
             .unwrap_or("")
             .to_string();
-        let decode = |e: serde_json::Error| IntakeError::Decode {
-            source_name: source_name.into(),
-            index: i + 1,
-            message: e.to_string(),
-        };
         let doc = format!("{source_name}: document {}", i + 1);
         match (api.as_str(), kind.as_str()) {
             ("v1", "Pod") => {
-                let p: Pod = serde_json::from_value(d.clone()).map_err(decode)?;
-                unknown_fields(&d, &serde_json::to_value(&p).unwrap_or_default(), "", &doc, &mut out.warnings);
+                let p: Pod = decode_doc(&d, source_name, i + 1, &kind)?;
+                out.note_unknown_fields::<Pod>(&d, &p, &doc);
                 out.pods.push(p);
             }
             ("v1", "ConfigMap") => {
-                let c: ConfigMap = serde_json::from_value(d.clone()).map_err(decode)?;
-                unknown_fields(&d, &serde_json::to_value(&c).unwrap_or_default(), "", &doc, &mut out.warnings);
+                let c: ConfigMap = decode_doc(&d, source_name, i + 1, &kind)?;
+                out.note_unknown_fields::<ConfigMap>(&d, &c, &doc);
                 out.config_maps.push(c);
             }
             ("v1", "Secret") => {
-                let mut s: Secret = serde_json::from_value(d.clone()).map_err(decode)?;
-                unknown_fields(&d, &serde_json::to_value(&s).unwrap_or_default(), "", &doc, &mut out.warnings);
+                let mut s: Secret = decode_doc(&d, source_name, i + 1, &kind)?;
+                out.note_unknown_fields::<Secret>(&d, &s, &doc);
                 if let Some(sd) = s.string_data.take() {
                     let data = s.data.get_or_insert_with(Default::default);
                     for (k, v) in sd {
@@ -121,15 +200,54 @@ pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
     Ok(out)
 }
 
-/// Warns about keys of the input that the typed object does not know (kubectl's strict
+impl Intake {
+    /// Records the unknown fields of `input` (decoded as `typed`) as warnings.
+    fn note_unknown_fields<T: serde::de::DeserializeOwned + serde::Serialize>(
+        &mut self,
+        input: &serde_json::Value,
+        typed: &T,
+        doc: &str,
+    ) {
+        let mut paths = Vec::new();
+        unknown_fields(
+            input,
+            &serde_json::to_value(typed).unwrap_or_default(),
+            "",
+            &mut paths,
+        );
+        if paths.is_empty() {
+            return;
+        }
+        let known = crate::decode::known_fields::<T>(input);
+        for (parent, key) in paths {
+            let path = if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            };
+            let suggestion = known
+                .get(&parent)
+                .and_then(|fields| crate::decode::suggest(&key, fields))
+                .map(str::to_string);
+            let u = UnknownField {
+                document: doc.to_string(),
+                path,
+                suggestion,
+            };
+            self.warnings.push(u.warning());
+            self.unknown_fields.push(u);
+        }
+    }
+}
+
+/// Finds the keys of the input that the typed object does not know (kubectl's strict
 /// decoding: `unknown field "spec.containers[0].foo"`): every key present in the input but
-/// absent after a round trip through the k8s-openapi type.
+/// absent after a round trip through the k8s-openapi type, as (parent path, key).
 fn unknown_fields(
     input: &serde_json::Value,
     typed: &serde_json::Value,
     path: &str,
-    doc: &str,
-    out: &mut Vec<String>,
+    out: &mut Vec<(String, String)>,
 ) {
     use serde_json::Value;
     match (input, typed) {
@@ -141,18 +259,18 @@ fn unknown_fields(
                     format!("{path}.{k}")
                 };
                 match b.get(k) {
-                    Some(tv) => unknown_fields(v, tv, &p, doc, out),
+                    Some(tv) => unknown_fields(v, tv, &p, out),
                     // Nulls and empty values legitimately vanish in the round trip.
                     None if v.is_null()
                         || v.as_object().is_some_and(|o| o.is_empty())
                         || v.as_array().is_some_and(|a| a.is_empty()) => {}
-                    None => out.push(format!("{doc}: unknown field \"{p}\"")),
+                    None => out.push((path.to_string(), k.clone())),
                 }
             }
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                unknown_fields(x, y, &format!("{path}[{i}]"), doc, out);
+                unknown_fields(x, y, &format!("{path}[{i}]"), out);
             }
         }
         _ => {}
@@ -387,21 +505,6 @@ fn container(
     }
 }
 
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-const DNS_LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-
 fn validate_probe(p: &Probe, pp: &str, field: &str, errs: &mut Vec<FieldError>) {
     let handlers = [
         p.exec.is_some(),
@@ -592,16 +695,7 @@ fn validate_container(
 }
 
 /// The API server's pod validation (`ValidatePodCreate`) for the fields podvisor acts on.
-fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Vec<FieldError>) {
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    if !name.is_empty() && !is_dns_subdomain(&name) {
-        errs.push(FieldError::invalid("metadata.name", &name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
-    }
-    if let Some(ns) = &pod.metadata.namespace {
-        if !is_dns_label(ns) {
-            errs.push(FieldError::invalid("metadata.namespace", ns, DNS_LABEL_MSG));
-        }
-    }
+fn validate(spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Vec<FieldError>) {
     if let Some(g) = spec.termination_grace_period_seconds.filter(|g| *g < 0) {
         errs.push(FieldError::invalid(
             "spec.terminationGracePeriodSeconds",
@@ -616,11 +710,11 @@ fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Ve
         .map(|v| v.name.clone())
         .collect();
     for (i, v) in volumes.iter().enumerate() {
-        if !is_dns_label(v) {
+        for msg in crate::meta::is_dns1123_label(v) {
             errs.push(FieldError::invalid(
                 format!("spec.volumes[{i}].name"),
                 v,
-                DNS_LABEL_MSG,
+                msg,
             ));
         }
         if volumes[..i].contains(v) {
@@ -642,12 +736,10 @@ fn validate(pod: &Pod, spec: &k8s_openapi::api::core::v1::PodSpec, errs: &mut Ve
     for (path, c, is_init) in init.chain(regular) {
         if c.name.is_empty() {
             errs.push(FieldError::required(format!("{path}.name"), ""));
-        } else if !is_dns_label(&c.name) {
-            errs.push(FieldError::invalid(
-                format!("{path}.name"),
-                &c.name,
-                DNS_LABEL_MSG,
-            ));
+        } else if !crate::meta::is_dns1123_label(&c.name).is_empty() {
+            for msg in crate::meta::is_dns1123_label(&c.name) {
+                errs.push(FieldError::invalid(format!("{path}.name"), &c.name, msg));
+            }
         } else if seen.contains(&c.name) {
             errs.push(FieldError::duplicate(format!("{path}.name"), &c.name));
         }
@@ -664,13 +756,14 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
         .namespace
         .clone()
         .unwrap_or_else(|| "default".into());
-    let mut errs = Vec::new();
-    if name.is_empty() {
-        errs.push(FieldError::required(
-            "metadata.name",
-            "name or generateName is required",
-        ));
-    }
+    pod.metadata.namespace = Some(namespace.clone());
+    // `ValidatePodCreate` starts with `ValidateObjectMeta(.., ValidatePodName, ..)`.
+    let mut errs = crate::meta::validate_object_meta(
+        &pod.metadata,
+        true,
+        crate::meta::is_dns1123_subdomain,
+        "metadata",
+    );
     // The caller normally assigns a uid (the API server does); a stable fallback otherwise.
     let uid = pod.metadata.uid.clone().unwrap_or_else(|| {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -742,7 +835,7 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
             )
         })
         .collect();
-    validate(&pod, &spec, &mut errs);
+    validate(&spec, &mut errs);
     if !errs.is_empty() {
         return Err(IntakeError::Invalid {
             pod: name,
@@ -793,13 +886,14 @@ pub fn build_plan(mut pod: Pod) -> Result<PodPlan, IntakeError> {
         });
     }
     pod.spec = Some(spec.clone());
-    let hostname = spec.hostname.clone().unwrap_or_else(|| name.clone());
-    let hostname: String = hostname
-        .chars()
-        .take(63)
-        .collect::<String>()
-        .trim_end_matches(['-', '.'])
-        .to_string();
+    // `GeneratePodHostNameAndDomain`: spec.hostname or the pod's name, then
+    // `truncatePodHostnameIfNeeded`.
+    let hostname = spec
+        .hostname
+        .clone()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| name.clone());
+    let hostname = crate::meta::truncate_pod_hostname(&hostname).unwrap_or(hostname);
     Ok(PodPlan {
         key: PodKey { namespace, name },
         uid,

@@ -31,6 +31,7 @@
 pub mod action;
 pub mod backoff;
 pub mod conditions;
+pub mod decode;
 pub mod env;
 pub mod field;
 pub mod grace;
@@ -38,6 +39,7 @@ pub mod intake;
 pub(crate) mod kill;
 pub mod labels;
 pub mod machine;
+pub mod meta;
 pub mod observation;
 pub mod phase;
 pub mod plan;

@@ -458,6 +458,11 @@ impl PodMachine {
                 let msg = format!("Unable to attach or mount volumes: {message}");
                 self.event(now, EventType::Warning, "FailedMount", msg, None);
             }
+            Observation::VolumeSetUpFailed { volume, message } => {
+                self.sandbox_failed(now);
+                let msg = crate::volume::setup_failed_message(&volume, &message);
+                self.event(now, EventType::Warning, "FailedMount", msg, None);
+            }
             Observation::ContainerCreated { instance } => {
                 if let Some(i) = self.instance_mut(instance) {
                     if i.state == InstanceState::Creating {
@@ -1495,6 +1500,55 @@ mod tests {
         m.decide(later);
         assert!(m.is_finished());
         assert_eq!(m.status().phase.as_deref(), Some("Failed"));
+    }
+
+    #[test]
+    fn a_failed_volume_set_up_is_a_failed_mount_event_and_is_retried() {
+        let mut m = machine(pod(
+            vec![],
+            vec![container("app", ContainerKind::Regular)],
+            RestartPolicy::Always,
+        ));
+        assert!(m.decide(Timestamp::ZERO).contains(&Action::CreateSandbox));
+        m.observe(
+            Timestamp::ZERO,
+            Observation::VolumeSetUpFailed {
+                volume: "data".into(),
+                message: "hostPath type check failed: /d is not a directory, it's a File".into(),
+            },
+        );
+        let actions = m.decide(Timestamp::ZERO);
+        let events: Vec<&EventRecord> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::RecordEvent(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(events.len(), 1, "{actions:?}");
+        assert_eq!(events[0].reason, "FailedMount");
+        assert_eq!(events[0].event_type, EventType::Warning);
+        assert_eq!(
+            events[0].message,
+            "MountVolume.SetUp failed for volume \"data\" : hostPath type check failed: /d is not a directory, it's a File"
+        );
+        assert!(!actions.contains(&Action::CreateSandbox));
+        let status = m.status();
+        assert_eq!(status.phase.as_deref(), Some("Pending"));
+        let waiting = status
+            .container_statuses
+            .as_ref()
+            .and_then(|c| c[0].state.as_ref())
+            .and_then(|s| s.waiting.as_ref());
+        assert_eq!(
+            waiting.and_then(|w| w.reason.as_deref()),
+            Some("ContainerCreating")
+        );
+        // The kubelet keeps retrying the mount; so does the machine, after the back-off.
+        assert_eq!(m.next_wakeup(), Some(Timestamp::ZERO + SYNC_BACKOFF));
+        assert!(m
+            .decide(Timestamp::ZERO + SYNC_BACKOFF)
+            .contains(&Action::CreateSandbox));
     }
 
     #[test]

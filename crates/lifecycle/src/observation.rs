@@ -86,6 +86,15 @@ pub enum Observation {
         /// The error, for `FailedMount`.
         message: String,
     },
+    /// One volume's set-up failed (the volume manager's `MountVolume.SetUp`, e.g. a hostPath
+    /// type check): a `FailedMount` event `MountVolume.SetUp failed for volume "<volume>" :
+    /// <message>`; the pod stays ContainerCreating and the set-up is retried after the back-off.
+    VolumeSetUpFailed {
+        /// The volume's name.
+        volume: String,
+        /// The plugin's error, e.g. `hostPath type check failed: /p is not a directory, ...`.
+        message: String,
+    },
     /// The runtime created the container (the `Created` event); the entrypoint is not running yet.
     ContainerCreated {
         /// Which instance.

@@ -17,6 +17,8 @@
 //! * Downward API `resourceFieldRef` in volumes defaults missing limits to node allocatable
 //!   only (no pod-level limits), as the kubelet's volume plugin does.
 //! * A path that cleans to `.` is rejected (the kubelet accepts it, then fails writing it).
+//! * hostPath volumes: [`host_path_set_up`] is the kubelet's type check as a pure function of
+//!   what the engine found at the path.
 
 use std::collections::BTreeMap;
 
@@ -604,6 +606,182 @@ fn clean_path(path: &str) -> String {
     }
 }
 
+/// `hostPath.type` (`v1.HostPathType`); unset and `""` are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPathType {
+    /// No check: whatever is there is bind-mounted; the runtime creates a missing path as a
+    /// directory (containerd's `WithMounts`: `MkdirAll(src, 0755)`).
+    Unset,
+    /// A directory, created (0755, with its parents) when nothing is there.
+    DirectoryOrCreate,
+    /// An existing directory.
+    Directory,
+    /// A file, created empty (0644) when nothing is there.
+    FileOrCreate,
+    /// An existing regular file.
+    File,
+    /// An existing UNIX socket.
+    Socket,
+    /// An existing character device.
+    CharDevice,
+    /// An existing block device.
+    BlockDevice,
+}
+
+impl HostPathType {
+    /// The type `hostPath.type` names, or `None` for a value Kubernetes does not define.
+    pub fn parse(type_: Option<&str>) -> Option<HostPathType> {
+        Some(match type_.unwrap_or("") {
+            "" => HostPathType::Unset,
+            "DirectoryOrCreate" => HostPathType::DirectoryOrCreate,
+            "Directory" => HostPathType::Directory,
+            "FileOrCreate" => HostPathType::FileOrCreate,
+            "File" => HostPathType::File,
+            "Socket" => HostPathType::Socket,
+            "CharDevice" => HostPathType::CharDevice,
+            "BlockDevice" => HostPathType::BlockDevice,
+            _ => return None,
+        })
+    }
+}
+
+/// What a stat of a host path (following symlinks) found: `hostutil.FileType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostFileType {
+    /// A directory.
+    Directory,
+    /// A regular file.
+    File,
+    /// A UNIX socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Anything else (a FIFO): `GetFileType` fails for it.
+    Other,
+}
+
+impl HostFileType {
+    /// The `FileType` string (`Directory`, `File`, `Socket`, `CharDevice`, `BlockDevice`).
+    fn name(self) -> &'static str {
+        match self {
+            HostFileType::Directory => "Directory",
+            HostFileType::File => "File",
+            HostFileType::Socket => "Socket",
+            HostFileType::CharDevice => "CharDevice",
+            HostFileType::BlockDevice => "BlockDevice",
+            HostFileType::Other => "",
+        }
+    }
+}
+
+/// What the engine must do to set up a hostPath volume whose check passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPathSetUp {
+    /// Nothing: the path is there and of the right type, or its type is not checked.
+    Ready,
+    /// Create the directory (mode 0755, parents too).
+    CreateDirectory,
+    /// Create an empty file (mode 0644; its directory must exist).
+    CreateFile,
+}
+
+/// Why a hostPath volume cannot be set up. `Display` is the kubelet's message (the part after
+/// `MountVolume.SetUp failed for volume "<name>" : `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostPathError {
+    /// The path has a `..` element (`ValidatePathNoBacksteps`).
+    #[error("invalid HostPath `{path}`: must not contain '..'")]
+    Backsteps {
+        /// `hostPath.path`.
+        path: String,
+    },
+    /// `hostPath.type` is not a Kubernetes type.
+    #[error("{type_} is an invalid volume type")]
+    InvalidType {
+        /// `hostPath.type`.
+        type_: String,
+    },
+    /// Nothing is at the path, and the type does not create it.
+    #[error("hostPath {path} doesn't exist")]
+    Missing {
+        /// `hostPath.path`.
+        path: String,
+    },
+    /// Something is there, but not of a type the kubelet recognises.
+    #[error("hostPath type check failed, {path} is not a {expected}, unable to determine its type: only recognise file, directory, socket, block device and character device")]
+    Unrecognised {
+        /// `hostPath.path`.
+        path: String,
+        /// What was wanted, e.g. `directory`.
+        expected: &'static str,
+    },
+    /// Something of another type is there.
+    #[error("hostPath type check failed: {path} is not a {expected}, it's a {}", found.name())]
+    Mismatch {
+        /// `hostPath.path`.
+        path: String,
+        /// What was wanted: `directory`, `file`, `socket file`, `character device`,
+        /// `block device`.
+        expected: &'static str,
+        /// What is there.
+        found: HostFileType,
+    },
+}
+
+/// The kubelet's hostPath `SetUp` (`checkType` / `typeMatchedOrError` of
+/// pkg/volume/hostpath/host_path.go) as a function of what is at the path: `found` is `None`
+/// when nothing is (a dangling symlink included), else the type a stat following symlinks
+/// saw. `Ok` says what is left to do.
+pub fn host_path_set_up(
+    path: &str,
+    type_: Option<&str>,
+    found: Option<HostFileType>,
+) -> Result<HostPathSetUp, HostPathError> {
+    if path.split('/').any(|e| e == "..") {
+        return Err(HostPathError::Backsteps {
+            path: path.to_owned(),
+        });
+    }
+    let Some(kind) = HostPathType::parse(type_) else {
+        return Err(HostPathError::InvalidType {
+            type_: type_.unwrap_or("").to_owned(),
+        });
+    };
+    let (wanted, expected) = match kind {
+        HostPathType::Unset => return Ok(HostPathSetUp::Ready),
+        HostPathType::DirectoryOrCreate if found.is_none() => {
+            return Ok(HostPathSetUp::CreateDirectory)
+        }
+        HostPathType::FileOrCreate if found.is_none() => return Ok(HostPathSetUp::CreateFile),
+        HostPathType::DirectoryOrCreate | HostPathType::Directory => {
+            (HostFileType::Directory, "directory")
+        }
+        HostPathType::FileOrCreate | HostPathType::File => (HostFileType::File, "file"),
+        HostPathType::Socket => (HostFileType::Socket, "socket file"),
+        HostPathType::CharDevice => (HostFileType::CharDevice, "character device"),
+        HostPathType::BlockDevice => (HostFileType::BlockDevice, "block device"),
+    };
+    let path = path.to_owned();
+    match found {
+        None => Err(HostPathError::Missing { path }),
+        Some(HostFileType::Other) => Err(HostPathError::Unrecognised { path, expected }),
+        Some(f) if f == wanted => Ok(HostPathSetUp::Ready),
+        Some(found) => Err(HostPathError::Mismatch {
+            path,
+            expected,
+            found,
+        }),
+    }
+}
+
+/// The kubelet's `FailedMount` event message for a volume whose set-up failed:
+/// `MountVolume.SetUp failed for volume "<name>" : <error>`.
+pub fn setup_failed_message(volume: &str, error: &dyn std::fmt::Display) -> String {
+    format!("MountVolume.SetUp failed for volume \"{volume}\" : {error}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1054,5 +1232,77 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(clean_path(path), expected, "{path:?}");
         }
+    }
+    #[test]
+    fn host_path_types_are_checked_as_the_kubelet_does() {
+        use HostFileType as F;
+        use HostPathSetUp as S;
+        let check = |t: Option<&str>, f: Option<F>| host_path_set_up("/p", t, f);
+        // Unset: no check at all.
+        for t in [None, Some("")] {
+            for f in [None, Some(F::File), Some(F::Other)] {
+                assert_eq!(check(t, f), Ok(S::Ready));
+            }
+        }
+        assert_eq!(
+            check(Some("DirectoryOrCreate"), None),
+            Ok(S::CreateDirectory)
+        );
+        assert_eq!(
+            check(Some("DirectoryOrCreate"), Some(F::Directory)),
+            Ok(S::Ready)
+        );
+        assert_eq!(check(Some("FileOrCreate"), None), Ok(S::CreateFile));
+        assert_eq!(check(Some("FileOrCreate"), Some(F::File)), Ok(S::Ready));
+        for (t, f) in [
+            ("Directory", F::Directory),
+            ("File", F::File),
+            ("Socket", F::Socket),
+            ("CharDevice", F::CharDevice),
+            ("BlockDevice", F::BlockDevice),
+        ] {
+            assert_eq!(check(Some(t), Some(f)), Ok(S::Ready), "{t}");
+        }
+        let msg = |t: &str, f: Option<F>| check(Some(t), f).unwrap_err().to_string();
+        assert_eq!(msg("Directory", None), "hostPath /p doesn't exist");
+        assert_eq!(
+            msg("Directory", Some(F::File)),
+            "hostPath type check failed: /p is not a directory, it's a File"
+        );
+        assert_eq!(
+            msg("DirectoryOrCreate", Some(F::File)),
+            "hostPath type check failed: /p is not a directory, it's a File"
+        );
+        assert_eq!(
+            msg("FileOrCreate", Some(F::Directory)),
+            "hostPath type check failed: /p is not a file, it's a Directory"
+        );
+        assert_eq!(
+            msg("Socket", Some(F::File)),
+            "hostPath type check failed: /p is not a socket file, it's a File"
+        );
+        assert_eq!(
+            msg("CharDevice", Some(F::BlockDevice)),
+            "hostPath type check failed: /p is not a character device, it's a BlockDevice"
+        );
+        assert_eq!(
+            msg("BlockDevice", Some(F::CharDevice)),
+            "hostPath type check failed: /p is not a block device, it's a CharDevice"
+        );
+        assert_eq!(
+            msg("File", Some(F::Other)),
+            "hostPath type check failed, /p is not a file, unable to determine its type: only recognise file, directory, socket, block device and character device"
+        );
+        assert_eq!(msg("Dir", None), "Dir is an invalid volume type");
+        assert_eq!(
+            host_path_set_up("/a/../b", None, None)
+                .unwrap_err()
+                .to_string(),
+            "invalid HostPath `/a/../b`: must not contain '..'"
+        );
+        assert_eq!(
+            setup_failed_message("x", &check(Some("Directory"), Some(F::File)).unwrap_err()),
+            "MountVolume.SetUp failed for volume \"x\" : hostPath type check failed: /p is not a directory, it's a File"
+        );
     }
 }
