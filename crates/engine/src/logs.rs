@@ -16,6 +16,16 @@
 //! backwards in blocks; `sinceTime` drops records older than it; `limitBytes` cuts the output.
 //!
 //! Everything here is pure or generic over `Read`/`Seek`; the caller owns files and clocks.
+//!
+//! # Caveats
+//! * Records are stamped in UTC (`...Z`); containerd stamps the node's local time (the same on
+//!   the usual UTC node). Reading accepts any offset and shows it back as written.
+//! * The order of stdout and stderr records is the order the monitor read them in, as with
+//!   containerd's two copiers: lines written to both within microseconds may swap.
+//! * Rotation (done by the monitor, see `runtime::process::shim`) keeps rotated files
+//!   uncompressed (the kubelet gzips all but the newest) and happens at most once a second (the
+//!   names carry the second; the kubelet checks every 10 s), so a file can pass its maximum
+//!   size by what one second of output adds.
 
 use std::io::{self, Read, Seek, SeekFrom};
 

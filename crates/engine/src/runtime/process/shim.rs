@@ -4,9 +4,14 @@
 //!   namespaces, sets the hostname, brings `lo` up, says `ready`, and waits to be killed.
 //! * `container <config.json>`: joins the sandbox's namespaces, unshares mount and PID
 //!   namespaces, forks the container's main process (PID 1 in its namespace) with its mounts,
-//!   log file, environment and stdin (`/dev/null`, or for `stdin: true` a FIFO the monitor
-//!   holds open for writing), reports `started`, reaps it (and any orphan: it is a child
-//!   subreaper) and reports `exited`.
+//!   environment, stdin (`/dev/null`, or for `stdin: true` a FIFO the monitor holds open for
+//!   writing) and stdout/stderr on two pipes, reports `started`, then in one poll(2) loop
+//!   (pipes + a signalfd for SIGCHLD, no timeout) writes the output to the log file in the
+//!   CRI format ([`crate::logs`], as containerd's CRI logger) and reaps the main process and
+//!   any orphan (it is a child subreaper); once all are reaped it drains the pipes and
+//!   reports `exited`. It rotates the log itself when the file reaches its maximum size (the
+//!   kubelet renames the file and asks the runtime to `ReopenContainerLog`; the monitor owns
+//!   the file, so it does both).
 //! * `exec <pid> <cwd> <ns> -- argv...`: runs a command inside a container's namespaces with
 //!   its environment (CRI ExecSync), exiting with its code.
 //! * `exec-tty <pid> <cwd> <ns> -- argv...`: the same with a pseudo-terminal opened inside the
