@@ -7,12 +7,14 @@
 //! container spec's `tty` decides the terminal, not the request. A Success Status ends it.
 //!
 //! # Caveats
-//! * The output is the instance's log file (`<restart>.log`), which holds stdout and stderr
-//!   together: everything goes to the stdout channel (the stderr one when only stderr is asked).
+//! * The output is read from the instance's CRI log file (`<restart>.log`, followed across
+//!   rotations): stdout records go to the stdout channel, stderr records to the stderr one (with
+//!   a `tty` request, which has no stderr channel, to the stdout one, as a terminal merges
+//!   them), each as soon as its line is complete (containerd copies the raw stream, so a
+//!   prompt without a newline shows at once there).
 //! * `stdinOnce` is not honoured: the main process's stdin stays open when an attach ends.
 //! * `tty: true` containers get no terminal; their main process reads a pipe.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,8 +31,9 @@ use podvisor_lifecycle::plan::PodKey;
 
 use crate::exec::{finish, flag, parse_query};
 use crate::http::ApiResult;
-use crate::logs::container_restart;
+use crate::logs::{container_restart, LogFile};
 use crate::{ApiError, Shared};
+use podvisor_engine::logs::{ReadOptions, Stream};
 
 /// How often the log file is read for new output (as `logs -f` does).
 const POLL: Duration = Duration::from_millis(100);
@@ -97,7 +100,11 @@ pub async fn attach(
         .log_dir(&ns, &name, &uid)
         .join(&container)
         .join(format!("{instance}.log"));
-    let Ok(meta) = std::fs::metadata(&path) else {
+    let follow_opts = ReadOptions {
+        follow: true,
+        ..ReadOptions::default()
+    };
+    let Ok(log) = LogFile::open_at_end(path, follow_opts) else {
         return Err(not_running());
     };
     let Ok(ws) = ws else {
@@ -121,21 +128,20 @@ pub async fn attach(
     } else {
         None
     };
-    let output = if stdout {
-        Some(1u8)
-    } else if stderr {
-        Some(2u8)
-    } else {
-        None
-    };
     let follow = Follow {
         store: st.engine.store().clone(),
         key,
         container,
         instance,
-        path,
-        offset: meta.len(),
-        output,
+        log,
+        stdout: stdout.then_some(1u8),
+        stderr: if stderr {
+            Some(2u8)
+        } else if flag(&q, "tty") && stdout {
+            Some(1u8)
+        } else {
+            None
+        },
     };
     Ok(ws
         .protocols(["v5.channel.k8s.io"])
@@ -149,9 +155,11 @@ struct Follow {
     key: PodKey,
     container: String,
     instance: i32,
-    path: PathBuf,
-    offset: u64,
-    output: Option<u8>,
+    log: LogFile,
+    /// The channel stdout records go to.
+    stdout: Option<u8>,
+    /// The channel stderr records go to.
+    stderr: Option<u8>,
 }
 
 impl Follow {
@@ -162,15 +170,26 @@ impl Follow {
             .is_some_and(|(r, run)| r == self.instance && run)
     }
 
-    fn read_new(&mut self) -> Vec<u8> {
-        let mut buf = Vec::new();
-        if let Ok(mut f) = std::fs::File::open(&self.path) {
-            if f.seek(SeekFrom::Start(self.offset)).is_ok() {
-                let _ = f.read_to_end(&mut buf);
+    /// Output written since the last call, with the channel each piece goes to.
+    fn read_new(&mut self) -> Vec<(u8, Vec<u8>)> {
+        let mut out = Vec::new();
+        loop {
+            match self.log.read() {
+                Ok(Some(pieces)) => {
+                    for p in pieces {
+                        let channel = match p.stream {
+                            Stream::Stdout => self.stdout,
+                            Stream::Stderr => self.stderr,
+                        };
+                        if let Some(c) = channel {
+                            out.push((c, p.data));
+                        }
+                    }
+                }
+                Ok(None) if self.log.reopen_if_rotated() => continue,
+                Ok(None) | Err(_) => return out,
             }
         }
-        self.offset += buf.len() as u64;
-        buf
     }
 }
 
@@ -223,8 +242,7 @@ async fn session(
         }
         // Whether it still runs first: what it wrote before exiting is then read below.
         let running = follow.running();
-        let data = follow.read_new();
-        if let Some(channel) = follow.output {
+        for (channel, data) in follow.read_new() {
             for chunk in data.chunks(32 * 1024) {
                 let mut m = Vec::with_capacity(chunk.len() + 1);
                 m.push(channel);

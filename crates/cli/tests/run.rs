@@ -110,6 +110,36 @@ spec:
 }
 
 #[test]
+fn fallback_to_logs_on_error_takes_the_last_lines_of_the_logs_content() {
+    let d = tmp();
+    let r = run(
+        d.path(),
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: fallback}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: debian
+    terminationMessagePolicy: FallbackToLogsOnError
+    command: ["/bin/sh"]
+    args: ["-c", "for i in $(seq 1 100); do echo line-$i; done; echo failed >&2; exit 3"]
+"#,
+        &[],
+    );
+    let t = &r.container("fallback", "c")["state"]["terminated"];
+    assert_eq!(t["exitCode"], 3, "{}", r.stderr());
+    // The last 80 records of the CRI log, content only (no timestamps or stream tags).
+    let expected: String = (22..=100)
+        .map(|i| format!("line-{i}\n"))
+        .chain(["failed\n".to_string()])
+        .collect();
+    assert_eq!(t["message"], expected.as_str());
+}
+
+#[test]
 fn second_container_starts_only_after_the_first_ones_post_start() {
     let d = tmp();
     let m = d.path().join("m");

@@ -1399,3 +1399,80 @@ fn explain_reads_the_schemas_of_the_served_kinds() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("comand"), "{err}");
 }
+
+#[test]
+fn logs_show_timestamps_tail_since_limit_and_follow_from_the_cri_log() {
+    use std::io::BufRead;
+    let Some(s) = Server::start() else { return };
+    let go = s.dir.path().join("go");
+    let f = s.file(
+        "chatty.yaml",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: chatty}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; trap "exit 0" TERM; while [ ! -e {go} ]; do sleep 0.05; done; i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.1; done']
+"#,
+            go = go.display()
+        ),
+    );
+    s.ok(&["apply", "-f", &f]);
+    s.wait_for("chatty's three lines", |s| {
+        String::from_utf8_lossy(&s.kubectl(&["logs", "chatty"]).stdout) == "one\ntwo\nthree\n"
+    });
+    // --timestamps: the kubelet's RFC3339NanoFixed prefix on every line.
+    let stamped = s.ok(&["logs", "chatty", "--timestamps"]);
+    let lines: Vec<&str> = stamped.lines().collect();
+    assert_eq!(lines.len(), 3, "{stamped}");
+    for (line, word) in lines.iter().zip(["one", "two", "three"]) {
+        let (ts, rest) = line.split_once(' ').unwrap();
+        assert_eq!(rest, word, "{stamped}");
+        assert_eq!(ts.len(), "2024-01-01T12:00:00.000000000Z".len(), "{line}");
+        assert!(ts.ends_with('Z'), "{line}");
+        let t: jiff::Timestamp = ts.parse().unwrap();
+        let age = jiff::Timestamp::now().duration_since(t);
+        assert!(
+            age >= jiff::SignedDuration::ZERO && age < jiff::SignedDuration::from_secs(60),
+            "{line}"
+        );
+    }
+    assert_eq!(s.ok(&["logs", "chatty", "--tail=2"]), "two\nthree\n");
+    assert_eq!(s.ok(&["logs", "chatty", "--since=1h"]), "one\ntwo\nthree\n");
+    assert_eq!(
+        s.ok(&["logs", "chatty", "--since-time=2099-01-01T00:00:00Z"]),
+        ""
+    );
+    assert_eq!(s.ok(&["logs", "chatty", "--limit-bytes=6"]), "one\ntw");
+    // -f streams what comes next, then ends when the container does.
+    let mut follow = Command::new(KUBECTL)
+        .args(["logs", "-f", "chatty", "--tail=1"])
+        .env("KUBECONFIG", s.kubeconfig())
+        .env("HOME", s.dir.path())
+        .env("KUBECACHEDIR", s.dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(follow.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "three");
+    std::fs::write(&go, "").unwrap();
+    for i in 1..=3 {
+        assert_eq!(lines.next().unwrap().unwrap(), format!("tick-{i}"));
+    }
+    s.ok(&[
+        "delete",
+        "pod",
+        "chatty",
+        "--grace-period=1",
+        "--wait=false",
+    ]);
+    for line in lines {
+        assert!(line.unwrap().starts_with("tick-"));
+    }
+    assert!(follow.wait().unwrap().success());
+}

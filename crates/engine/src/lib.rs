@@ -11,6 +11,7 @@ pub mod error;
 pub mod handle;
 pub mod handlers;
 pub mod ids;
+pub mod logs;
 pub mod metrics;
 pub mod node;
 pub mod objects;

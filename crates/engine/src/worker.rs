@@ -651,7 +651,7 @@ impl<R: Runtime> PodWorker<R> {
                 c.termination_message_policy,
                 exit_code,
                 file.as_deref(),
-                || read_tail(&log_path, 64 * 1024),
+                || read_tail(&log_path),
             );
             let _ = tx.send(WorkerMsg::Observed(Observation::ContainerExited {
                 instance,
@@ -858,17 +858,20 @@ pub fn describe_handler(h: &HandlerPlan) -> String {
     }
 }
 
-/// The last `max` bytes of a file (empty when it cannot be read).
-fn read_tail(path: &std::path::Path, max: u64) -> Vec<u8> {
-    use std::io::{Read, Seek, SeekFrom};
+/// The content of the last records of a container's CRI log, as `kubectl logs --tail` shows
+/// it (empty when it cannot be read): the kubelet's `readLastStringFromContainerLogs` reads
+/// `MaxContainerTerminationMessageLogLines` records through its CRI log reader; the lifecycle
+/// keeps the last 2048 bytes of them.
+fn read_tail(path: &std::path::Path) -> Vec<u8> {
+    use podvisor_lifecycle::termination_message::MAX_TERMINATION_MESSAGE_LOG_LINES;
     let Ok(mut f) = std::fs::File::open(path) else {
         return Vec::new();
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if len > max && f.seek(SeekFrom::Start(len - max)).is_err() {
-        return Vec::new();
-    }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    buf
+    let opts = crate::logs::ReadOptions {
+        tail: Some(MAX_TERMINATION_MESSAGE_LOG_LINES as u64),
+        ..Default::default()
+    };
+    crate::logs::read(&mut f, opts)
+        .map(|pieces| crate::logs::concat(&pieces))
+        .unwrap_or_default()
 }

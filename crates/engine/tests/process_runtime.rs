@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use podvisor_engine::runtime::process::{Isolation, LinuxRuntime, LinuxRuntimeConfig};
+use podvisor_engine::logs::{self, Stream};
+use podvisor_engine::runtime::process::{Isolation, LinuxRuntime, LinuxRuntimeConfig, LogRotation};
 use podvisor_engine::runtime::{
     ContainerSpec, Mount, Runtime, RuntimeError, SandboxInfo, SandboxSpec, TerminalSize,
 };
@@ -64,6 +65,17 @@ fn spec(dir: &Path, name: &str, script: &str) -> ContainerSpec {
     }
 }
 
+/// What a stream of a container wrote, from its CRI log file.
+fn output(p: &Path, stream: Stream) -> String {
+    let raw = std::fs::read(p).unwrap_or_default();
+    String::from_utf8(logs::stream_content(&raw, stream)).unwrap()
+}
+
+/// What a container wrote to stdout.
+fn stdout(p: &Path) -> String {
+    output(p, Stream::Stdout)
+}
+
 async fn wait_for_file(p: &Path) -> String {
     for _ in 0..500 {
         if let Ok(s) = std::fs::read_to_string(p) {
@@ -91,10 +103,21 @@ async fn exit_code_and_log_are_reported() {
     let st = rt.wait(&c.id).await.unwrap();
     assert_eq!(st.exit_code, 3);
     assert_eq!(st.signal, None);
-    assert_eq!(
-        std::fs::read_to_string(d.path().join("a.log")).unwrap(),
-        "hi\nerr\n"
-    );
+    let log = d.path().join("a.log");
+    assert_eq!(stdout(&log), "hi\n");
+    assert_eq!(output(&log, Stream::Stderr), "err\n");
+    // Every line is a CRI record: `<RFC 3339 time> <stream> F <content>`.
+    let raw = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = raw.lines().collect();
+    assert_eq!(lines.len(), 2, "{raw}");
+    for (line, tail) in lines.iter().zip([" stdout F hi", " stderr F err"]) {
+        let (ts, rest) = line.split_once(' ').unwrap();
+        assert!(
+            ts.parse::<jiff::Timestamp>().is_ok() && ts.ends_with('Z'),
+            "{line}"
+        );
+        assert_eq!(format!(" {rest}"), tail, "{raw}");
+    }
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
 
@@ -114,10 +137,7 @@ async fn the_command_is_pid_1_and_the_hostname_is_the_pods() {
         .await
         .unwrap();
     rt.wait(&c.id).await.unwrap();
-    assert_eq!(
-        std::fs::read_to_string(d.path().join("a.log")).unwrap(),
-        "1 web-host web-host\n"
-    );
+    assert_eq!(stdout(&d.path().join("a.log")), "1 web-host web-host\n");
     rt.remove_sandbox(&sb.id).await.unwrap();
 }
 
@@ -250,7 +270,7 @@ async fn bind_mounts_are_mounted_and_read_only_is_enforced() {
     ];
     let c = rt.start_container(&sb.id, &s).await.unwrap();
     rt.wait(&c.id).await.unwrap();
-    let log = std::fs::read_to_string(d.path().join("a.log")).unwrap();
+    let log = stdout(&d.path().join("a.log"));
     assert!(log.starts_with("payload"), "{log}");
     assert!(log.contains("read-only"), "{log}");
     assert!(!vol.join("y").exists());
@@ -284,10 +304,7 @@ async fn containers_of_a_pod_share_localhost_and_connect_tcp_reaches_the_pod_ip(
         .await
         .unwrap();
     assert_eq!(rt.wait(&client.id).await.unwrap().exit_code, 0);
-    assert_eq!(
-        std::fs::read_to_string(d.path().join("client.log")).unwrap(),
-        "hello\n"
-    );
+    assert_eq!(stdout(&d.path().join("client.log")), "hello\n");
     // From the supervisor, through the pod's network namespace, on the pod IP.
     let addr = format!("{}:8080", sb.pod_ip).parse().unwrap();
     let mut s = rt
@@ -432,7 +449,7 @@ async fn share_process_namespace_puts_the_pods_containers_in_one_pid_namespace()
         .await
         .unwrap();
     rt.wait(&b.id).await.unwrap();
-    let log = std::fs::read_to_string(d.path().join("b.log")).unwrap();
+    let log = stdout(&d.path().join("b.log"));
     let mut lines = log.lines();
     assert_ne!(lines.next(), Some("1"), "{log}");
     assert_eq!(lines.next(), Some("1"), "{log}");
@@ -573,7 +590,7 @@ async fn a_container_started_with_stdin_reads_what_each_attach_writes() {
     let log = d.path().join("a.log");
     let mut text = String::new();
     for _ in 0..500 {
-        text = std::fs::read_to_string(&log).unwrap_or_default();
+        text = stdout(&log);
         if text.contains("got-two") {
             break;
         }
@@ -600,4 +617,143 @@ async fn a_container_started_with_stdin_reads_what_each_attach_writes() {
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_long_line_is_cut_into_partial_records_and_output_left_without_a_newline_is_partial() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    let c = rt
+        .start_container(
+            &sb.id,
+            &spec(
+                d.path(),
+                "a",
+                "head -c 40000 /dev/zero | tr '\\0' y; echo; printf 'no newline' >&2",
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rt.wait(&c.id).await.unwrap().exit_code, 0);
+    let raw = std::fs::read(d.path().join("a.log")).unwrap();
+    let records: Vec<(Stream, bool, usize)> = raw
+        .split_inclusive(|b| *b == b'\n')
+        .map(|l| {
+            let r = logs::parse(l).expect("a CRI record");
+            (r.stream, r.partial, r.content.len())
+        })
+        .collect();
+    // containerd's 16 KiB line limit: two P pieces of 16384 bytes, then F with the rest and
+    // its newline; the stderr text never ended with a newline: one P record.
+    let mut stdout: Vec<_> = records
+        .iter()
+        .filter(|r| r.0 == Stream::Stdout)
+        .copied()
+        .collect();
+    stdout.sort_by_key(|r| !r.1);
+    assert_eq!(
+        stdout,
+        vec![
+            (Stream::Stdout, true, 16384),
+            (Stream::Stdout, true, 16384),
+            (Stream::Stdout, false, 40000 - 2 * 16384 + 1),
+        ],
+        "{records:?}"
+    );
+    assert!(
+        records.contains(&(Stream::Stderr, true, "no newline".len())),
+        "{records:?}"
+    );
+    let log = d.path().join("a.log");
+    assert_eq!(stdout_len(&log), 40001);
+    assert_eq!(output(&log, Stream::Stderr), "no newline");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+fn stdout_len(p: &Path) -> usize {
+    stdout(p).len()
+}
+
+#[tokio::test]
+async fn everything_written_before_the_exit_is_in_the_log_when_the_exit_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path());
+    let sb = sandbox(&rt, d.path()).await;
+    // Far more than a pipe holds (and less than the 10Mi rotation size with the records'
+    // prefixes), written by a child of the main process, which exits right after.
+    let c = rt
+        .start_container(
+            &sb.id,
+            &spec(
+                d.path(),
+                "a",
+                "yes 0123456789abcdef | head -n 100000; echo done >&2; exit 5",
+            ),
+        )
+        .await
+        .unwrap();
+    let st = rt.wait(&c.id).await.unwrap();
+    assert_eq!(st.exit_code, 5);
+    let log = d.path().join("a.log");
+    let out = stdout(&log);
+    assert_eq!(out.len(), 100_000 * 17);
+    assert!(out.lines().all(|l| l == "0123456789abcdef"));
+    assert_eq!(output(&log, Stream::Stderr), "done\n");
+    rt.remove_sandbox(&sb.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_log_past_its_maximum_size_is_rotated_and_only_max_files_are_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path()).with_log_rotation(LogRotation {
+        max_size: Some(64 * 1024),
+        max_files: 3,
+    });
+    let sb = sandbox(&rt, d.path()).await;
+    // Four bursts of ~100 KB a second apart (one rotation a second at most: the names carry
+    // the second), then a last line.
+    let line = "x".repeat(90);
+    let script = format!(
+        "for i in 1 2 3 4; do yes \"$i-{line}\" | head -n 1000; sleep 1.1; done; echo last"
+    );
+    let c = rt
+        .start_container(&sb.id, &spec(d.path(), "a", &script))
+        .await
+        .unwrap();
+    assert_eq!(rt.wait(&c.id).await.unwrap().exit_code, 0);
+    let mut rotated: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("a.log."))
+        .collect();
+    rotated.sort();
+    // The current file and max_files - 1 rotated ones, named `<log>.<YYYYMMDD-hhmmss>`.
+    assert_eq!(rotated.len(), 2, "{rotated:?}");
+    for name in &rotated {
+        let suffix = name.strip_prefix("a.log.").unwrap();
+        assert!(
+            suffix.len() == 15
+                && suffix.as_bytes()[8] == b'-'
+                && suffix.chars().filter(char::is_ascii_digit).count() == 14,
+            "{name}"
+        );
+        let raw = std::fs::read(d.path().join(name)).unwrap();
+        assert!(raw.len() as u64 >= 64 * 1024, "{name}: {} bytes", raw.len());
+        assert!(
+            raw.split_inclusive(|b| *b == b'\n')
+                .all(|l| logs::parse(l).is_some()),
+            "{name} holds a line that is not a CRI record"
+        );
+    }
+    // The oldest burst is gone; the current file ends with the last line.
+    let all: String = rotated
+        .iter()
+        .map(|n| stdout(&d.path().join(n)))
+        .chain([stdout(&d.path().join("a.log"))])
+        .collect();
+    assert!(!all.contains("1-x"), "the oldest file was kept");
+    assert!(stdout(&d.path().join("a.log")).ends_with("last\n"));
+    rt.remove_sandbox(&sb.id).await.unwrap();
 }

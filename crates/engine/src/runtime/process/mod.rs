@@ -87,9 +87,30 @@ struct State {
     containers: HashMap<ContainerId, ContainerEntry>,
 }
 
+/// How container logs rotate (the kubelet's `containerLogMaxSize` / `containerLogMaxFiles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRotation {
+    /// Rotate a container's log when it reaches this many bytes; `None`: never.
+    pub max_size: Option<u64>,
+    /// Files kept per container instance, the current one included (at least 2, as the
+    /// kubelet requires).
+    pub max_files: usize,
+}
+
+impl Default for LogRotation {
+    /// The kubelet's defaults: 10Mi, 5 files.
+    fn default() -> Self {
+        LogRotation {
+            max_size: Some(crate::logs::DEFAULT_MAX_SIZE),
+            max_files: crate::logs::DEFAULT_MAX_FILES,
+        }
+    }
+}
+
 /// Real processes in Linux namespaces.
 pub struct LinuxRuntime {
     config: LinuxRuntimeConfig,
+    log_rotation: LogRotation,
     isolation: Isolation,
     state: Arc<Mutex<State>>,
     next: AtomicU32,
@@ -118,10 +139,20 @@ impl LinuxRuntime {
         };
         Ok(LinuxRuntime {
             config,
+            log_rotation: LogRotation::default(),
             isolation,
             state: Arc::default(),
             next: AtomicU32::new(1),
         })
+    }
+
+    /// Container logs rotate this way instead of with the kubelet's defaults.
+    pub fn with_log_rotation(mut self, rotation: LogRotation) -> Self {
+        self.log_rotation = LogRotation {
+            max_files: rotation.max_files.max(2),
+            ..rotation
+        };
+        self
     }
 
     /// The isolation in use.
@@ -337,6 +368,8 @@ impl Runtime for LinuxRuntime {
                 .map(|m| (m.source.clone(), m.target.clone(), m.read_only))
                 .collect(),
             log_path: spec.log_path.clone(),
+            log_max_size: self.log_rotation.max_size,
+            log_max_files: self.log_rotation.max_files,
             stdin_fifo: stdin_fifo.clone(),
         };
         let config_path = self.config.state_dir.join(format!("{}.json", id.0));

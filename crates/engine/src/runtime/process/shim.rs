@@ -4,9 +4,14 @@
 //!   namespaces, sets the hostname, brings `lo` up, says `ready`, and waits to be killed.
 //! * `container <config.json>`: joins the sandbox's namespaces, unshares mount and PID
 //!   namespaces, forks the container's main process (PID 1 in its namespace) with its mounts,
-//!   log file, environment and stdin (`/dev/null`, or for `stdin: true` a FIFO the monitor
-//!   holds open for writing), reports `started`, reaps it (and any orphan: it is a child
-//!   subreaper) and reports `exited`.
+//!   environment, stdin (`/dev/null`, or for `stdin: true` a FIFO the monitor holds open for
+//!   writing) and stdout/stderr on two pipes, reports `started`, then in one poll(2) loop
+//!   (pipes + a signalfd for SIGCHLD, no timeout) writes the output to the log file in the
+//!   CRI format ([`crate::logs`], as containerd's CRI logger) and reaps the main process and
+//!   any orphan (it is a child subreaper); once all are reaped it drains the pipes and
+//!   reports `exited`. It rotates the log itself when the file reaches its maximum size (the
+//!   kubelet renames the file and asks the runtime to `ReopenContainerLog`; the monitor owns
+//!   the file, so it does both).
 //! * `exec <pid> <cwd> <ns> -- argv...`: runs a command inside a container's namespaces with
 //!   its environment (CRI ExecSync), exiting with its code.
 //! * `exec-tty <pid> <cwd> <ns> -- argv...`: the same with a pseudo-terminal opened inside the
@@ -18,7 +23,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -55,12 +60,27 @@ pub struct ContainerConfig {
     pub cwd: String,
     /// Bind mounts (source, target, read-only).
     pub mounts: Vec<(PathBuf, PathBuf, bool)>,
-    /// stdout/stderr file.
+    /// The log file the monitor writes the container's stdout and stderr to, in the CRI
+    /// format (see [`crate::logs`]).
     pub log_path: PathBuf,
+    /// Rotate the log when it reaches this many bytes (`containerLogMaxSize`); `None`: never.
+    #[serde(default = "default_log_max_size")]
+    pub log_max_size: Option<u64>,
+    /// Log files kept per instance, the current one included (`containerLogMaxFiles`, ≥ 2).
+    #[serde(default = "default_log_max_files")]
+    pub log_max_files: usize,
     /// `stdin: true`: the FIFO the main process reads as stdin (created by the monitor, which
     /// holds it open for writing so it never reaches end of file; removed at exit).
     #[serde(default)]
     pub stdin_fifo: Option<PathBuf>,
+}
+
+fn default_log_max_size() -> Option<u64> {
+    Some(crate::logs::DEFAULT_MAX_SIZE)
+}
+
+fn default_log_max_files() -> usize {
+    crate::logs::DEFAULT_MAX_FILES
 }
 
 /// The container set-up step that failed, as the monitor reports it (runc's init reports the
@@ -131,6 +151,8 @@ pub enum SetupStep {
     OpenLogFile,
     /// Creating or opening the stdin FIFO (`stdin: true`).
     OpenStdin,
+    /// Creating the signalfd the monitor learns of exits through.
+    SignalFd,
     /// Changing to the working directory.
     Chdir {
         /// `workingDir`.
@@ -166,6 +188,7 @@ impl std::fmt::Display for SetupStep {
             }
             SetupStep::OpenLogFile => write!(f, "open log file"),
             SetupStep::OpenStdin => write!(f, "open stdin"),
+            SetupStep::SignalFd => write!(f, "signalfd"),
             SetupStep::Chdir { dir } => write!(f, "chdir {dir}"),
             SetupStep::Exec => write!(f, "exec"),
         }
@@ -469,7 +492,11 @@ fn mount_failed(target: &str, e: Errno) -> SetupFailure {
 }
 
 /// Prepares the child (PID 1) and execs; returns only on failure, with the failed step.
-fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> SetupFailure {
+fn child_setup_and_exec(
+    cfg: &ContainerConfig,
+    monitor: Pid,
+    output: (OwnedFd, OwnedFd),
+) -> SetupFailure {
     let fail = SetupFailure::new;
     // The container never outlives its monitor (the parent may already be gone: check).
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
@@ -549,18 +576,9 @@ fn child_setup_and_exec(cfg: &ContainerConfig, monitor: Pid) -> SetupFailure {
         }
     }
     let _ = nix::unistd::setsid();
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o640)
-        .open(&cfg.log_path);
-    match log {
-        Ok(f) => {
-            let _ = nix::unistd::dup2_stdout(&f);
-            let _ = nix::unistd::dup2_stderr(&f);
-        }
-        Err(e) => return SetupFailure::io(SetupStep::OpenLogFile, &e),
-    }
+    // stdout and stderr are pipes the monitor reads (and writes to the log).
+    let _ = nix::unistd::dup2_stdout(&output.0);
+    let _ = nix::unistd::dup2_stderr(&output.1);
     match &cfg.stdin_fifo {
         // The monitor holds a writer: opening for reading does not block.
         Some(fifo) => match File::open(fifo) {
@@ -681,6 +699,50 @@ fn container(config_path: &Path) -> i32 {
             let _ = std::fs::remove_file(fifo);
         }
     };
+    // The monitor writes the log (containerd's CRI logger): the container's stdout and stderr
+    // are pipes it reads.
+    let mut log = match LogWriter::open(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            remove_fifo();
+            report(&Report::StartFailed(SetupFailure::io(
+                SetupStep::OpenLogFile,
+                &e,
+            )));
+            return 1;
+        }
+    };
+    let (out_r, out_w, err_r, err_w) = match (pipe2(OFlag::O_CLOEXEC), pipe2(OFlag::O_CLOEXEC)) {
+        (Ok((or, ow)), Ok((er, ew))) => (or, ow, er, ew),
+        (Err(e), _) | (_, Err(e)) => {
+            remove_fifo();
+            return start_failed(SetupStep::Pipe, e);
+        }
+    };
+    for fd in [&out_r, &err_r] {
+        if let Err(e) = set_nonblocking(fd) {
+            remove_fifo();
+            return start_failed(SetupStep::Pipe, e);
+        }
+    }
+    // SIGCHLD is read from a signalfd, so one poll(2) waits for output and exits alike. It is
+    // blocked before the fork (no exit is missed); the child unblocks every signal before exec.
+    let mut sigchld = nix::sys::signal::SigSet::empty();
+    sigchld.add(Signal::SIGCHLD);
+    if let Err(e) = sigchld.thread_block() {
+        remove_fifo();
+        return start_failed(SetupStep::SignalFd, e);
+    }
+    let sfd = match nix::sys::signalfd::SignalFd::with_flags(
+        &sigchld,
+        nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+    ) {
+        Ok(f) => f,
+        Err(e) => {
+            remove_fifo();
+            return start_failed(SetupStep::SignalFd, e);
+        }
+    };
     let (rd, wr) = match pipe2(OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => {
@@ -692,7 +754,8 @@ fn container(config_path: &Path) -> i32 {
     let child = match sys::fork() {
         Ok(ForkResult::Child) => {
             drop(rd);
-            let failure = child_setup_and_exec(&cfg, monitor);
+            drop((out_r, err_r, sfd));
+            let failure = child_setup_and_exec(&cfg, monitor, (out_w, err_w));
             let mut w = File::from(wr);
             if let Ok(json) = serde_json::to_vec(&failure) {
                 let _ = w.write_all(&json);
@@ -707,6 +770,7 @@ fn container(config_path: &Path) -> i32 {
         }
     };
     drop(wr);
+    drop((out_w, err_w));
     let mut msg = String::new();
     let _ = File::from(rd).read_to_string(&mut msg);
     if !msg.is_empty() {
@@ -721,33 +785,292 @@ fn container(config_path: &Path) -> i32 {
     report(&Report::Started {
         pid: child.as_raw(),
     });
-    // Reap the main process and every orphan that re-parents to us.
-    let mut main_status = None;
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::__WALL)) {
-            Ok(ws) => {
-                if ws.pid() == Some(child) {
-                    if let Some(s) = status_of(ws) {
-                        main_status = Some(s);
-                        if !cfg.namespaces {
-                            // No PID namespace: end whatever the instance left behind.
-                            let _ = nix::sys::signal::killpg(child, Signal::SIGKILL);
-                        }
-                    }
+    let mut outputs = [
+        Output::new(out_r, crate::logs::Stream::Stdout),
+        Output::new(err_r, crate::logs::Stream::Stderr),
+    ];
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut reaper = Reaper {
+        main: child,
+        namespaces: cfg.namespaces,
+        status: None,
+        children_left: true,
+    };
+    // Until every child is reaped: copy output to the log as it comes, reap on SIGCHLD (the
+    // main process and every orphan that re-parents to us).
+    while reaper.children_left {
+        let (ready, sig_ready) = {
+            let mut fds = vec![nix::poll::PollFd::new(
+                sfd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            for o in &outputs {
+                if let Some(fd) = &o.fd {
+                    fds.push(nix::poll::PollFd::new(
+                        fd.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    ));
                 }
             }
-            Err(Errno::EINTR) => continue,
-            Err(_) => break, // ECHILD: nothing left.
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    // Cannot wait for both: wait for the children alone, as before.
+                    reaper.reap(true);
+                    continue;
+                }
+            }
+            let ready = |i: usize| {
+                fds.get(i)
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
+            let sig = ready(0);
+            let mut ready_outputs = [false; 2];
+            let mut i = 1;
+            for (k, o) in outputs.iter().enumerate() {
+                if o.fd.is_some() {
+                    ready_outputs[k] = ready(i);
+                    i += 1;
+                }
+            }
+            (ready_outputs, sig)
+        };
+        // Output first: what was written before an exit lands in the log before it is
+        // reported.
+        for (o, r) in outputs.iter_mut().zip(ready) {
+            if r {
+                o.pump(&mut buf, &mut log, false);
+            }
         }
-        if main_status.is_some() && !cfg.namespaces {
-            // Orphans outside the process group are still our children (subreaper): kill them.
-            kill_remaining_children();
+        log.flush();
+        if sig_ready {
+            while let Ok(Some(_)) = sfd.read_signal() {}
+            reaper.reap(false);
         }
     }
-    let (code, signal) = main_status.unwrap_or((137, Some(9)));
+    // Every process of the instance is gone (its PID namespace died with its PID 1): what is
+    // left in the pipes is the end of its output. Writers outside the instance's reach (a
+    // shared PID namespace's leftovers) do not hold the report back: read what is there.
+    for o in &mut outputs {
+        o.pump(&mut buf, &mut log, true);
+        o.finish(&mut log);
+    }
+    log.flush();
+    let (code, signal) = reaper.status.unwrap_or((137, Some(9)));
     remove_fifo();
     report(&Report::Exited { code, signal });
     0
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map(drop)
+}
+
+/// Reaps the instance's processes: the main process's status, and in the end `ECHILD`.
+struct Reaper {
+    main: Pid,
+    namespaces: bool,
+    status: Option<(i32, Option<i32>)>,
+    children_left: bool,
+}
+
+impl Reaper {
+    /// Reaps whatever has exited (waiting for one when `block`).
+    fn reap(&mut self, block: bool) {
+        let flags = if block {
+            WaitPidFlag::__WALL
+        } else {
+            WaitPidFlag::__WALL | WaitPidFlag::WNOHANG
+        };
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(flags)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(ws) => {
+                    if ws.pid() == Some(self.main) {
+                        if let Some(s) = status_of(ws) {
+                            self.status = Some(s);
+                            if !self.namespaces {
+                                // No PID namespace: end whatever the instance left behind.
+                                let _ = nix::sys::signal::killpg(self.main, Signal::SIGKILL);
+                            }
+                        }
+                    }
+                    if self.status.is_some() && !self.namespaces {
+                        // Orphans outside the process group are still our children
+                        // (subreaper): kill them.
+                        kill_remaining_children();
+                    }
+                    if block {
+                        break;
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    // ECHILD: nothing left.
+                    self.children_left = false;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One of the container's output pipes and the records it is cut into.
+struct Output {
+    fd: Option<OwnedFd>,
+    stream: crate::logs::Stream,
+    splitter: crate::logs::Splitter,
+}
+
+impl Output {
+    fn new(fd: OwnedFd, stream: crate::logs::Stream) -> Self {
+        Output {
+            fd: Some(fd),
+            stream,
+            splitter: crate::logs::Splitter::new(crate::logs::MAX_LINE_BYTES),
+        }
+    }
+
+    /// Reads what the pipe holds (one buffer, or until it is empty when `drain`) into the log;
+    /// at end of file the pipe is closed and what is left becomes a record.
+    fn pump(&mut self, buf: &mut [u8], log: &mut LogWriter, drain: bool) {
+        while let Some(fd) = &self.fd {
+            match nix::unistd::read(fd, buf) {
+                Ok(0) => {
+                    self.fd = None;
+                    self.finish(log);
+                }
+                Ok(n) => {
+                    let stream = self.stream;
+                    self.splitter.push(&buf[..n], &mut |partial, content| {
+                        log.record(stream, partial, content)
+                    });
+                    if !drain {
+                        return;
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return,
+                Err(_) => {
+                    self.fd = None;
+                    self.finish(log);
+                }
+            }
+        }
+    }
+
+    /// The stream ended: output without a final newline becomes a partial record.
+    fn finish(&mut self, log: &mut LogWriter) {
+        let stream = self.stream;
+        self.splitter
+            .finish(&mut |partial, content| log.record(stream, partial, content));
+    }
+}
+
+/// The instance's log file, written in the CRI format and rotated by size. The kubelet's
+/// container log manager rotates (renames) the file and asks the runtime to reopen it
+/// (`ReopenContainerLog`); the monitor writes the file itself, so it does both at once when the
+/// file reaches its maximum size.
+struct LogWriter {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_size: Option<u64>,
+    max_files: usize,
+    pending: Vec<u8>,
+}
+
+impl LogWriter {
+    fn open(cfg: &ContainerConfig) -> std::io::Result<Self> {
+        let file = Self::open_file(&cfg.log_path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(LogWriter {
+            path: cfg.log_path.clone(),
+            file,
+            size,
+            max_size: cfg.log_max_size,
+            max_files: cfg.log_max_files.max(2),
+            pending: Vec::new(),
+        })
+    }
+
+    fn open_file(path: &Path) -> std::io::Result<File> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(path)
+    }
+
+    /// Adds a record, stamped now.
+    fn record(&mut self, stream: crate::logs::Stream, partial: bool, content: &[u8]) {
+        let ts = crate::logs::write_timestamp(jiff::Timestamp::now());
+        crate::logs::format_record(&mut self.pending, &ts, stream, partial, content);
+        if self.pending.len() >= 64 * 1024 {
+            self.flush();
+        }
+    }
+
+    /// Writes the records added (whole records per write), rotating first when the file has
+    /// reached its maximum size (so the current file is never left empty by a rotation: the
+    /// kubelet, too, rotates only running containers' logs).
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if self.max_size.is_some_and(|max| self.size >= max) {
+            self.rotate();
+        }
+        // A failed write loses the records, never the container: go on draining its output.
+        if self.file.write_all(&self.pending).is_ok() {
+            self.size += self.pending.len() as u64;
+        }
+        self.pending.clear();
+    }
+
+    /// `<log>` becomes `<log>.<YYYYMMDD-hhmmss>` (the kubelet's name, its local time), the
+    /// oldest rotated files go so that at most `max_files` remain, and a new `<log>` is opened.
+    /// A second rotation within the same second waits for the next one (names are unique).
+    fn rotate(&mut self) {
+        let (Some(dir), Some(name)) = (
+            self.path.parent(),
+            self.path.file_name().and_then(|n| n.to_str()),
+        ) else {
+            return;
+        };
+        let now = jiff::Zoned::now().datetime();
+        let rotated = dir.join(crate::logs::rotated_name(name, now));
+        if rotated.exists() {
+            return;
+        }
+        let prefix = format!("{name}.");
+        let existing: Vec<String> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| n.starts_with(&prefix) && !n.ends_with(".tmp"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for old in crate::logs::excess_rotated(existing, self.max_files) {
+            let _ = std::fs::remove_file(dir.join(old));
+        }
+        // (Renamed already when a reopen failed before.)
+        if std::fs::rename(&self.path, &rotated).is_err() && self.path.exists() {
+            return;
+        }
+        // When it cannot be opened, the records go on to the rotated file; the next flush
+        // tries again.
+        if let Ok(f) = Self::open_file(&self.path) {
+            self.file = f;
+            self.size = 0;
+        }
+    }
 }
 
 /// Kills every remaining child of this process (found through /proc).
