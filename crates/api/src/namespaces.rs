@@ -5,9 +5,10 @@
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podvisor_engine::ids::new_uid;
 use podvisor_engine::WriteMode;
-use podvisor_lifecycle::field::FieldError;
+use podvisor_lifecycle::meta::{is_dns1123_label, validate_object_meta};
 use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, list_response, ApiResult};
@@ -76,16 +77,6 @@ pub async fn get_one(State(st): State<Shared>, Path(ns): Path<String>) -> ApiRes
     Ok(json_response(StatusCode::OK, &stored_or_implied(&st, &ns)))
 }
 
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
 /// `POST /api/v1/namespaces`.
 pub async fn create(State(st): State<Shared>, headers: HeaderMap, body: Body) -> ApiResult {
     let v = json_body(&headers, body, "Namespace").await?;
@@ -93,8 +84,12 @@ pub async fn create(State(st): State<Shared>, headers: HeaderMap, body: Body) ->
         .as_str()
         .unwrap_or_default()
         .to_string();
-    if !is_dns_label(&name) {
-        return Err(ApiError::invalid("Namespace", &name, &[FieldError::invalid("metadata.name", &name, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character")]));
+    // ValidateNamespace: ValidateObjectMeta with the name a DNS label, cluster-scoped.
+    let meta: ObjectMeta = serde_json::from_value(v["metadata"].clone())
+        .map_err(|e| ApiError::bad_request(format!("decoding Namespace: {e}")))?;
+    let errors = validate_object_meta(&meta, false, is_dns1123_label, "metadata");
+    if !errors.is_empty() {
+        return Err(ApiError::invalid("Namespace", &name, &errors));
     }
     if st.engine.store().namespace_exists(&name) {
         return Err(ApiError::already_exists("namespaces", &name));

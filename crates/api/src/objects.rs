@@ -5,9 +5,11 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use podvisor_engine::ids::new_uid;
 use podvisor_engine::WriteMode;
 use podvisor_lifecycle::field::FieldError;
+use podvisor_lifecycle::meta::{is_dns1123_subdomain, validate_object_meta};
 use serde_json::{json, Value};
 
 use crate::http::{creation_timestamp, json_body, json_response, wants_table, ApiResult};
@@ -126,15 +128,15 @@ fn normalise(kind: Kind, v: Value) -> Result<Value, ApiError> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    if !valid {
-        return Err(ApiError::invalid(kind.name(), &name, &[FieldError::invalid("metadata.name", &name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")]));
+    // ValidateObjectMeta with the name a DNS subdomain (the namespace comes from the URL).
+    let meta: ObjectMeta = serde_json::from_value(v["metadata"].clone())
+        .map_err(|e| ApiError::bad_request(format!("decoding {}: {e}", kind.name())))?;
+    let errors = validate_object_meta(&meta, false, is_dns1123_subdomain, "metadata")
+        .into_iter()
+        .filter(|e| e.field != "metadata.namespace")
+        .collect::<Vec<_>>();
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(kind.name(), &name, &errors));
     }
     let mut out = match kind {
         Kind::ConfigMap => {

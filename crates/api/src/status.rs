@@ -109,7 +109,12 @@ impl ApiError {
         let mut e = Self::new(
             422,
             "Invalid",
-            format!("{kind} \"{name}\" is invalid: {}", text.join(", ")),
+            // The apiserver's ErrorList: one error as is, several in brackets.
+            if text.len() == 1 {
+                format!("{kind} \"{name}\" is invalid: {}", text[0])
+            } else {
+                format!("{kind} \"{name}\" is invalid: [{}]", text.join(", "))
+            },
         );
         let causes: Vec<Value> = causes
             .iter()
