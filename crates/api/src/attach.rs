@@ -15,7 +15,6 @@
 //! * `stdinOnce` is not honoured: the main process's stdin stays open when an attach ends.
 //! * `tty: true` containers get no terminal; their main process reads a pipe.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -94,12 +93,7 @@ pub async fn attach(
     let Some((instance, true)) = container_restart(&pod, &container) else {
         return Err(not_running());
     };
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let path: PathBuf = st
-        .engine
-        .log_dir(&ns, &name, &uid)
-        .join(&container)
-        .join(format!("{instance}.log"));
+    let path = crate::logs::instance_log(&st, &pod, &container, instance);
     let follow_opts = ReadOptions {
         follow: true,
         ..ReadOptions::default()

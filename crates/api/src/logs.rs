@@ -25,6 +25,17 @@ use crate::{ApiError, Shared};
 /// How often a followed log is read for new output.
 const POLL: Duration = Duration::from_millis(100);
 
+/// The log file of one instance of a container (`<container>/<restartCount>.log`).
+pub fn instance_log(st: &Shared, pod: &Pod, container: &str, instance: i32) -> PathBuf {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    st.engine
+        .log_dir(ns, name, uid)
+        .join(container)
+        .join(format!("{instance}.log"))
+}
+
 /// The restart count of a container and whether that instance is running.
 pub(crate) fn container_restart(pod: &Pod, container: &str) -> Option<(i32, bool)> {
     let st = pod.status.as_ref()?;
@@ -184,12 +195,7 @@ pub async fn log(
         )));
     };
     let instance = if previous { restarts - 1 } else { restarts };
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
-    let path: PathBuf = st
-        .engine
-        .log_dir(&ns, &name, &uid)
-        .join(&container)
-        .join(format!("{instance}.log"));
+    let path = instance_log(&st, &pod, &container, instance);
     if instance < 0 || !path.exists() {
         if previous {
             return Err(ApiError::bad_request(format!(
