@@ -46,8 +46,8 @@ pub async fn attach(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let (_, q) = parse_query(raw.as_deref().unwrap_or(""));
-    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
-    let key = crate::pods::key(&ns, &name);
+    let pod = crate::http::stored_pod(&st, &ns, &name)?;
+    let key = crate::http::key(&ns, &name);
     let spec = pod.spec.clone().unwrap_or_default();
     // The apiserver's streamLocation: an explicit container must exist; none means the only one.
     let container = match q.get("container").filter(|c| !c.is_empty()) {

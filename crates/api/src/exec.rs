@@ -84,8 +84,8 @@ pub async fn exec(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult {
     let (command, q) = parse_query(raw.as_deref().unwrap_or(""));
-    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
-    let key = crate::pods::key(&ns, &name);
+    let pod = crate::http::stored_pod(&st, &ns, &name)?;
+    let key = crate::http::key(&ns, &name);
     if command.is_empty() {
         return Err(ApiError::bad_request("you must specify at least 1 command"));
     }

@@ -149,3 +149,23 @@ pub fn delete_options(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))
 }
+
+/// The stored pod `ns/name`, or 404.
+pub fn stored_pod(
+    st: &crate::Shared,
+    ns: &str,
+    name: &str,
+) -> Result<k8s_openapi::api::core::v1::Pod, ApiError> {
+    st.engine
+        .store()
+        .pod(&key(ns, name))
+        .ok_or_else(|| ApiError::not_found("pods", name))
+}
+
+/// The key of pod `ns/name`.
+pub fn key(ns: &str, name: &str) -> podvisor_lifecycle::plan::PodKey {
+    podvisor_lifecycle::plan::PodKey {
+        namespace: ns.to_string(),
+        name: name.to_string(),
+    }
+}

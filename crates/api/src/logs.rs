@@ -164,8 +164,8 @@ pub async fn log(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Params,
 ) -> ApiResult {
-    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
-    let key = crate::pods::key(&ns, &name);
+    let pod = crate::http::stored_pod(&st, &ns, &name)?;
+    let key = crate::http::key(&ns, &name);
     let spec = pod.spec.clone().unwrap_or_default();
     let all: Vec<String> = spec
         .containers

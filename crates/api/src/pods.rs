@@ -16,8 +16,8 @@ use podvisor_lifecycle::plan::PodKey;
 use serde_json::{json, Value};
 
 use crate::http::{
-    delete_options, json_response, list_response, object_response, read_body, wants_table,
-    wants_watch, with_warnings, ApiResult, Params,
+    delete_options, json_response, key, list_response, object_response, read_body, stored_pod,
+    wants_table, wants_watch, with_warnings, ApiResult, Params,
 };
 use crate::patch::{merge, PatchType};
 use crate::resource::{schema, Resource, CRUD_UPDATE};
@@ -164,22 +164,6 @@ pub async fn list(
     headers: HeaderMap,
 ) -> ApiResult {
     list_pods(st, Some(ns), q, headers).await
-}
-
-/// The stored pod `ns/name`, or 404.
-pub fn stored_pod(st: &Shared, ns: &str, name: &str) -> Result<Pod, ApiError> {
-    st.engine
-        .store()
-        .pod(&key(ns, name))
-        .ok_or_else(|| ApiError::not_found("pods", name))
-}
-
-/// The key of pod `ns/name`.
-pub fn key(ns: &str, name: &str) -> PodKey {
-    PodKey {
-        namespace: ns.to_string(),
-        name: name.to_string(),
-    }
 }
 
 /// `GET /api/v1/namespaces/{ns}/pods/{name}`.

@@ -30,8 +30,8 @@ pub async fn portforward(
     Path((ns, name)): Path<(String, String)>,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> ApiResult {
-    let pod = crate::pods::stored_pod(&st, &ns, &name)?;
-    let key = crate::pods::key(&ns, &name);
+    let pod = crate::http::stored_pod(&st, &ns, &name)?;
+    let key = crate::http::key(&ns, &name);
     let phase = pod
         .status
         .as_ref()

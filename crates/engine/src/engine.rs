@@ -6,7 +6,7 @@
 //! apiserver's registry writes for the kinds that have no worker.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::clock::Clock;
 use crate::error::{error_chain, EngineError};
-use crate::handle::{Command, EngineHandle, Reply, WriteMode};
+use crate::handle::{log_dir, Command, EngineHandle, Reply, WriteMode};
 use crate::objects::Objects;
 use crate::runtime::{ContainerId, Runtime, RuntimeError};
 use crate::store::{Store, BUILTIN_NAMESPACES};
@@ -36,13 +36,6 @@ pub struct EngineConfig {
     /// Remove a deleted pod's object from the store once every process is gone (the API
     /// server's behaviour); `podvisor run` keeps them to print the final state.
     pub remove_deleted_pods: bool,
-}
-
-/// The directory holding a pod's container logs.
-pub(crate) fn log_dir(state_dir: &Path, namespace: &str, name: &str, uid: &str) -> PathBuf {
-    state_dir
-        .join("logs")
-        .join(format!("{namespace}_{name}_{uid}"))
 }
 
 struct PodEntry {

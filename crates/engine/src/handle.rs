@@ -20,6 +20,18 @@ use crate::error::EngineError;
 use crate::store::Store;
 use crate::timeline::TimelineEntry;
 
+/// The directory holding a pod's container logs.
+pub(crate) fn log_dir(
+    state_dir: &std::path::Path,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+) -> PathBuf {
+    state_dir
+        .join("logs")
+        .join(format!("{namespace}_{name}_{uid}"))
+}
+
 /// A pod and the host pid of each of its running containers' main processes.
 pub type PodProcesses = (PodKey, Vec<(String, u32)>);
 
@@ -259,7 +271,7 @@ impl EngineHandle {
 
     /// The directory holding a pod's container logs (`<container>/<restartCount>.log`).
     pub fn log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
-        crate::engine::log_dir(&self.state_dir, namespace, name, uid)
+        log_dir(&self.state_dir, namespace, name, uid)
     }
 
     /// See [`Command::CreatePod`].

@@ -615,6 +615,113 @@ fn child_setup_and_exec(
     }
 }
 
+/// Joins the sandbox's namespaces (net, UTS, IPC; PID too when the pod shares one) and creates
+/// the instance's mount (and PID) namespaces, with `/` private so nothing propagates out.
+fn enter_container_namespaces(cfg: &ContainerConfig) -> Result<(), SetupFailure> {
+    if cfg.namespaces {
+        if cfg.sandbox_pid > 0 {
+            let mut kinds = vec![
+                ("net", CloneFlags::CLONE_NEWNET),
+                ("uts", CloneFlags::CLONE_NEWUTS),
+                ("ipc", CloneFlags::CLONE_NEWIPC),
+            ];
+            if cfg.share_pid {
+                kinds.push(("pid", CloneFlags::CLONE_NEWPID));
+            }
+            join_namespaces(cfg.sandbox_pid, &kinds)?;
+        }
+        let new_pid = if cfg.share_pid && cfg.sandbox_pid > 0 {
+            CloneFlags::empty()
+        } else {
+            CloneFlags::CLONE_NEWPID
+        };
+        unshare(CloneFlags::CLONE_NEWNS | new_pid)
+            .map_err(|e| SetupFailure::new(SetupStep::Unshare, e))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .map_err(|e| SetupFailure::new(SetupStep::MakeRootPrivate, e))?;
+    }
+    Ok(())
+}
+
+/// Until every child is reaped: copy output to the log as it comes and reap on SIGCHLD (the
+/// main process and every orphan that re-parents to the monitor); then read what is left.
+fn relay_until_exit(
+    sfd: &nix::sys::signalfd::SignalFd,
+    outputs: &mut [Output; 2],
+    log: &mut LogWriter,
+    reaper: &mut Reaper,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    // Until every child is reaped: copy output to the log as it comes, reap on SIGCHLD (the
+    // main process and every orphan that re-parents to us).
+    while reaper.children_left {
+        let (ready, sig_ready) = {
+            let mut fds = vec![nix::poll::PollFd::new(
+                sfd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            for o in outputs.iter() {
+                if let Some(fd) = &o.fd {
+                    fds.push(nix::poll::PollFd::new(
+                        fd.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    ));
+                }
+            }
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    // Cannot wait for both: wait for the children alone, as before.
+                    reaper.reap(true);
+                    continue;
+                }
+            }
+            let ready = |i: usize| {
+                fds.get(i)
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| !r.is_empty())
+            };
+            let sig = ready(0);
+            let mut ready_outputs = [false; 2];
+            let mut i = 1;
+            for (k, o) in outputs.iter().enumerate() {
+                if o.fd.is_some() {
+                    ready_outputs[k] = ready(i);
+                    i += 1;
+                }
+            }
+            (ready_outputs, sig)
+        };
+        // Output first: what was written before an exit lands in the log before it is
+        // reported.
+        for (o, r) in outputs.iter_mut().zip(ready) {
+            if r {
+                o.pump(&mut buf, log, false);
+            }
+        }
+        log.flush();
+        if sig_ready {
+            while let Ok(Some(_)) = sfd.read_signal() {}
+            reaper.reap(false);
+        }
+    }
+    // Every process of the instance is gone (its PID namespace died with its PID 1): what is
+    // left in the pipes is the end of its output. Writers outside the instance's reach (a
+    // shared PID namespace's leftovers) do not hold the report back: read what is there.
+    for o in outputs.iter_mut() {
+        o.pump(&mut buf, log, true);
+        o.finish(log);
+    }
+    log.flush();
+}
+
 fn container(config_path: &Path) -> i32 {
     let cfg: ContainerConfig = match std::fs::read(config_path)
         .ok()
@@ -634,38 +741,9 @@ fn container(config_path: &Path) -> i32 {
         let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     }
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    if cfg.namespaces {
-        if cfg.sandbox_pid > 0 {
-            let mut kinds = vec![
-                ("net", CloneFlags::CLONE_NEWNET),
-                ("uts", CloneFlags::CLONE_NEWUTS),
-                ("ipc", CloneFlags::CLONE_NEWIPC),
-            ];
-            if cfg.share_pid {
-                kinds.push(("pid", CloneFlags::CLONE_NEWPID));
-            }
-            if let Err(f) = join_namespaces(cfg.sandbox_pid, &kinds) {
-                report(&Report::StartFailed(f));
-                return 1;
-            }
-        }
-        let new_pid = if cfg.share_pid && cfg.sandbox_pid > 0 {
-            CloneFlags::empty()
-        } else {
-            CloneFlags::CLONE_NEWPID
-        };
-        if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | new_pid) {
-            return start_failed(SetupStep::Unshare, e);
-        }
-        if let Err(e) = mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        ) {
-            return start_failed(SetupStep::MakeRootPrivate, e);
-        }
+    if let Err(f) = enter_container_namespaces(&cfg) {
+        report(&Report::StartFailed(f));
+        return 1;
     }
     // `stdin: true`: a FIFO held open for writing by the monitor (containerd's stdin FIFO);
     // attach opens it to write, and the main process never sees end of file.
@@ -789,75 +867,13 @@ fn container(config_path: &Path) -> i32 {
         Output::new(out_r, crate::logs::Stream::Stdout),
         Output::new(err_r, crate::logs::Stream::Stderr),
     ];
-    let mut buf = vec![0u8; 64 * 1024];
     let mut reaper = Reaper {
         main: child,
         namespaces: cfg.namespaces,
         status: None,
         children_left: true,
     };
-    // Until every child is reaped: copy output to the log as it comes, reap on SIGCHLD (the
-    // main process and every orphan that re-parents to us).
-    while reaper.children_left {
-        let (ready, sig_ready) = {
-            let mut fds = vec![nix::poll::PollFd::new(
-                sfd.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            for o in &outputs {
-                if let Some(fd) = &o.fd {
-                    fds.push(nix::poll::PollFd::new(
-                        fd.as_fd(),
-                        nix::poll::PollFlags::POLLIN,
-                    ));
-                }
-            }
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-                Ok(_) => {}
-                Err(Errno::EINTR) => continue,
-                Err(_) => {
-                    // Cannot wait for both: wait for the children alone, as before.
-                    reaper.reap(true);
-                    continue;
-                }
-            }
-            let ready = |i: usize| {
-                fds.get(i)
-                    .and_then(|f| f.revents())
-                    .is_some_and(|r| !r.is_empty())
-            };
-            let sig = ready(0);
-            let mut ready_outputs = [false; 2];
-            let mut i = 1;
-            for (k, o) in outputs.iter().enumerate() {
-                if o.fd.is_some() {
-                    ready_outputs[k] = ready(i);
-                    i += 1;
-                }
-            }
-            (ready_outputs, sig)
-        };
-        // Output first: what was written before an exit lands in the log before it is
-        // reported.
-        for (o, r) in outputs.iter_mut().zip(ready) {
-            if r {
-                o.pump(&mut buf, &mut log, false);
-            }
-        }
-        log.flush();
-        if sig_ready {
-            while let Ok(Some(_)) = sfd.read_signal() {}
-            reaper.reap(false);
-        }
-    }
-    // Every process of the instance is gone (its PID namespace died with its PID 1): what is
-    // left in the pipes is the end of its output. Writers outside the instance's reach (a
-    // shared PID namespace's leftovers) do not hold the report back: read what is there.
-    for o in &mut outputs {
-        o.pump(&mut buf, &mut log, true);
-        o.finish(&mut log);
-    }
-    log.flush();
+    relay_until_exit(&sfd, &mut outputs, &mut log, &mut reaper);
     let (code, signal) = reaper.status.unwrap_or((137, Some(9)));
     remove_fifo();
     report(&Report::Exited { code, signal });
