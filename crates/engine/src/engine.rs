@@ -247,68 +247,74 @@ impl<R: Runtime> Engine<R> {
                 }
                 answer(reply, Ok(()));
             }
-            Command::ContainerProcesses { reply } => {
-                let mut asks = Vec::new();
-                for (key, entry) in &self.pods {
-                    let (tx, rx) = oneshot::channel();
-                    if entry.tx.send(WorkerMsg::Processes { reply: tx }).is_ok() {
-                        asks.push((key.clone(), rx));
-                    }
-                }
-                asks.sort_by(|a, b| a.0.cmp(&b.0));
-                tokio::spawn(async move {
-                    let mut out = Vec::new();
-                    for (key, rx) in asks {
-                        // A worker that has returned answers nothing: it runs no process.
-                        if let Ok(pids) = rx.await {
-                            out.push((key, pids));
-                        }
-                    }
-                    answer(reply, Ok(out));
-                });
-            }
+            Command::ContainerProcesses { reply } => self.container_processes(reply),
             Command::PodKeys { reply } => {
                 let mut keys: Vec<PodKey> = self.pods.keys().cloned().collect();
                 keys.sort();
                 answer(reply, Ok(keys));
             }
-            Command::WaitPod { key, reply } => {
-                let Some(mut done) = self.pods.get(&key).map(|e| e.done.clone()) else {
-                    return answer(reply, Err(EngineError::pod_not_found(&key)));
-                };
-                tokio::spawn(async move {
-                    let r = match done.wait_for(Option::is_some).await {
-                        Ok(p) => p.clone().ok_or(EngineError::Stopped),
-                        Err(_) => Err(EngineError::Stopped),
-                    };
-                    answer(reply, r);
-                });
-            }
-            Command::WaitAll { reply } => {
-                let mut waits: Vec<(PodKey, watch::Receiver<Option<Pod>>)> = self
-                    .pods
-                    .iter()
-                    .map(|(k, e)| (k.clone(), e.done.clone()))
-                    .collect();
-                waits.sort_by(|a, b| a.0.cmp(&b.0));
-                // Detached workers are waited for too (their processes), not reported.
-                let detached: Vec<_> = self.detached.iter().map(|e| e.done.clone()).collect();
-                tokio::spawn(async move {
-                    for mut done in detached {
-                        let _ = done.wait_for(Option::is_some).await;
-                    }
-                    let mut out = Vec::new();
-                    for (_, mut done) in waits {
-                        if let Ok(p) = done.wait_for(Option::is_some).await {
-                            if let Some(p) = p.clone() {
-                                out.push(p);
-                            }
-                        }
-                    }
-                    answer(reply, Ok(out));
-                });
+            Command::WaitPod { key, reply } => self.wait_pod(key, reply),
+            Command::WaitAll { reply } => self.wait_all(reply),
+        }
+    }
+
+    fn container_processes(&self, reply: Reply<Vec<crate::handle::PodProcesses>>) {
+        let mut asks = Vec::new();
+        for (key, entry) in &self.pods {
+            let (tx, rx) = oneshot::channel();
+            if entry.tx.send(WorkerMsg::Processes { reply: tx }).is_ok() {
+                asks.push((key.clone(), rx));
             }
         }
+        asks.sort_by(|a, b| a.0.cmp(&b.0));
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            for (key, rx) in asks {
+                // A worker that has returned answers nothing: it runs no process.
+                if let Ok(pids) = rx.await {
+                    out.push((key, pids));
+                }
+            }
+            answer(reply, Ok(out));
+        });
+    }
+
+    fn wait_pod(&self, key: PodKey, reply: Reply<Pod>) {
+        let Some(mut done) = self.pods.get(&key).map(|e| e.done.clone()) else {
+            return answer(reply, Err(EngineError::pod_not_found(&key)));
+        };
+        tokio::spawn(async move {
+            let r = match done.wait_for(Option::is_some).await {
+                Ok(p) => p.clone().ok_or(EngineError::Stopped),
+                Err(_) => Err(EngineError::Stopped),
+            };
+            answer(reply, r);
+        });
+    }
+
+    fn wait_all(&self, reply: Reply<Vec<Pod>>) {
+        let mut waits: Vec<(PodKey, watch::Receiver<Option<Pod>>)> = self
+            .pods
+            .iter()
+            .map(|(k, e)| (k.clone(), e.done.clone()))
+            .collect();
+        waits.sort_by(|a, b| a.0.cmp(&b.0));
+        // Detached workers are waited for too (their processes), not reported.
+        let detached: Vec<_> = self.detached.iter().map(|e| e.done.clone()).collect();
+        tokio::spawn(async move {
+            for mut done in detached {
+                let _ = done.wait_for(Option::is_some).await;
+            }
+            let mut out = Vec::new();
+            for (_, mut done) in waits {
+                if let Ok(p) = done.wait_for(Option::is_some).await {
+                    if let Some(p) = p.clone() {
+                        out.push(p);
+                    }
+                }
+            }
+            answer(reply, Ok(out));
+        });
     }
 
     fn accept(
