@@ -85,8 +85,8 @@ mod tests {
     fn digits_map_as_the_spec_table() {
         // §1.4: 0→4 1→5 2→6 3→7 4→8 5→9 6→b 7→c 8→d 9→f.
         assert_eq!(safe_encode_string("0123456789"), "456789bcdf");
-        // The spec's example hash decodes to a plausible decimal uint32.
-        assert_eq!(safe_encode_string("3153120453"), "7959649897");
+        // The spec's example `5d59d67564` is the encoding of the uint32 1815823120.
+        assert_eq!(safe_encode_string("1815823120"), "5d59d67564");
     }
 
     #[test]
