@@ -7,7 +7,7 @@
 //! * Expectations are the caller's: after creating or deleting pods, sync again only once
 //!   the effects are visible (upstream waits up to 5 minutes for them). Status is always
 //!   computed.
-//! * Pod events (`SuccessfulCreate` "Created pod: <name>", `SuccessfulDelete`, `FailedCreate`,
+//! * Pod events (`SuccessfulCreate` `"Created pod: <name>"`, `SuccessfulDelete`, `FailedCreate`,
 //!   `FailedDelete`) follow the results of the writes: build them with [`created_pod_event`]
 //!   and friends. A failing creation batch stops the later batches, and its error belongs in a
 //!   `ReplicaFailure` condition via [`replica_failure_status`].
