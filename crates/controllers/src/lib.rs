@@ -15,8 +15,9 @@
 //! * [`validation`] — `ValidateDeployment` and `SetDefaults_Deployment`.
 //! * [`undo`] — `kubectl rollout undo` (client side, also pure).
 //!
-//! Reference: `../shared/spec/workloads-semantics.md` §1–§3 and §5, checked against the
-//! Kubernetes v1.36 sources named in each module header.
+//! Reference: `../shared/spec/workloads-semantics.md` §1–§3 and §5; each module header names
+//! the upstream function it mirrors. Event and condition wording and validation messages follow
+//! the spec and have not all been checked against the current Kubernetes tree yet.
 #![deny(missing_docs)]
 // No `unwrap()` outside tests: the core must not panic on what it is fed.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
