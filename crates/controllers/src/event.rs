@@ -1,24 +1,8 @@
 //! Events a controller records (`record.EventRecorder.Eventf`): type, reason, message, as
 //! kube-controller-manager words them.
 
-/// `v1.EventTypeNormal` / `v1.EventTypeWarning`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    /// `Normal`.
-    Normal,
-    /// `Warning`.
-    Warning,
-}
-
-impl EventType {
-    /// The API value, `Normal` or `Warning`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        }
-    }
-}
+/// `Normal` or `Warning` (the same type the pod core records with).
+pub use podvisor_lifecycle::action::EventType;
 
 /// One event about the object being synced.
 #[derive(Debug, Clone, PartialEq, Eq)]
