@@ -198,20 +198,19 @@ fn decode_pod(
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
     let intake = parse(text, "request").map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let warnings: Vec<String> = intake
-        .warnings
-        .iter()
-        .map(|w| {
-            w.split_once("document 1: ")
-                .map_or(w.clone(), |(_, rest)| rest.to_string())
-        })
-        .collect();
+    let strip = |w: &String| {
+        w.split_once("document 1: ")
+            .map_or(w.clone(), |(_, rest)| rest.to_string())
+    };
+    let mut warnings: Vec<String> = intake.warnings.iter().map(strip).collect();
     if q.get("fieldValidation").map(String::as_str) == Some("Strict") && !warnings.is_empty() {
         return Err(ApiError::bad_request(format!(
             "strict decoding error: {}",
             warnings.join(", ")
         )));
     }
+    // Valid fields podvisor does not honour are said (Warning headers), never refused.
+    warnings.extend(intake.unsupported.iter().map(strip));
     let pod = intake
         .pods
         .into_iter()

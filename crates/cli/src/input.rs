@@ -71,6 +71,7 @@ pub fn load(args: &[String]) -> Result<Inputs> {
             Ok(m) => {
                 // A person reads these: unknown fields carry the close known field, if any.
                 inputs.warnings.extend(m.warnings_with_hints());
+                inputs.warnings.extend(m.unsupported.iter().cloned());
                 inputs.objects.config_maps.extend(m.config_maps);
                 inputs.objects.secrets.extend(m.secrets);
                 for mut pod in m.pods {

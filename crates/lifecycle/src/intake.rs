@@ -23,6 +23,9 @@ pub struct Intake {
     /// The unknown fields among the warnings, with the known field each was probably meant
     /// to be.
     pub unknown_fields: Vec<UnknownField>,
+    /// Valid fields podvisor does not honour (a cluster would): said, never an error, also
+    /// under strict field validation.
+    pub unsupported: Vec<String>,
 }
 
 impl Intake {
@@ -135,6 +138,30 @@ fn decode_doc<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The fields of a pod that podvisor accepts but does not honour, each as a warning: a
+/// container's `tty` (its main process gets no terminal; `kubectl exec -t` does get one).
+pub fn unsupported_fields(pod: &Pod, doc: &str) -> Vec<String> {
+    let Some(spec) = &pod.spec else {
+        return Vec::new();
+    };
+    let lists = [
+        (
+            "initContainers",
+            spec.init_containers.as_deref().unwrap_or_default(),
+        ),
+        ("containers", spec.containers.as_slice()),
+    ];
+    let mut out = Vec::new();
+    for (list, containers) in lists {
+        for (i, c) in containers.iter().enumerate() {
+            if c.tty == Some(true) {
+                out.push(format!("{doc}: spec.{list}[{i}].tty: podvisor does not give a container's main process a terminal: it runs without one (kubectl exec -t and attach still work)"));
+            }
+        }
+    }
+    out
+}
+
 /// Parses multi-document YAML or JSON. `source_name` names the input in every message (the
 /// file given, `<stdin>` for standard input).
 pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
@@ -173,6 +200,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Intake, IntakeError> {
             ("v1", "Pod") => {
                 let p: Pod = decode_doc(&d, source_name, i + 1, &kind)?;
                 out.note_unknown_fields::<Pod>(&d, &p, &doc);
+                out.unsupported.extend(unsupported_fields(&p, &doc));
                 out.pods.push(p);
             }
             ("v1", "ConfigMap") => {

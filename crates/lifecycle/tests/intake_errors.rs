@@ -211,3 +211,19 @@ fn syntax_errors_name_the_file_and_do_not_say_error_themselves() {
     assert!(!s.contains("error:"), "{s}");
     assert!(s.contains("<stdin>:1:"), "{s}");
 }
+
+#[test]
+fn a_containers_tty_is_said_to_be_not_honoured_but_is_no_error() {
+    let m = podvisor_lifecycle::intake::parse(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: t}\nspec:\n  containers:\n  - {name: c, image: busybox, command: [sh], tty: true, stdin: true}\n",
+        "t.yaml",
+    )
+    .expect("valid");
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+    assert_eq!(m.unsupported.len(), 1, "{:?}", m.unsupported);
+    assert!(
+        m.unsupported[0].starts_with("t.yaml: document 1: spec.containers[0].tty: podvisor does not give a container's main process a terminal"),
+        "{}",
+        m.unsupported[0]
+    );
+}
