@@ -78,20 +78,20 @@ fn list_events(
     let sel = Selector::from(q, EVENT_FIELDS)?.in_namespace(ns.as_deref());
     let table = wants_table(headers);
     let store = st.engine.store();
+    let (events, rv) = store.list_events();
+    let events: Vec<Event> = events
+        .into_iter()
+        .filter(|e| sel.matches(|k| event_field(e, k), &e.metadata.labels))
+        .collect();
     if wants_watch(q) {
-        let initial: Vec<Event> = store
-            .events()
-            .into_iter()
-            .filter(|e| sel.matches(|k| event_field(e, k), &e.metadata.labels))
-            .collect();
         // Events are not kept in the watch history: a watch from a later resourceVersion
         // gets new events only.
         return watch(
             store,
             q,
             WatchKind {
-                initial,
-                initial_rv: store.resource_version(),
+                initial: events,
+                initial_rv: rv,
                 resumable: false,
                 select: move |c: &StoreChange| match c {
                     StoreChange::Event(e)
@@ -124,11 +124,6 @@ fn list_events(
             },
         );
     }
-    let (events, rv) = store.list_events();
-    let events: Vec<Event> = events
-        .into_iter()
-        .filter(|e| sel.matches(|k| event_field(e, k), &e.metadata.labels))
-        .collect();
     if table {
         return Ok(json_response(
             axum::http::StatusCode::OK,
